@@ -1,0 +1,216 @@
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+
+/** The typed configuration of one hub process (design section 12). */
+export interface HubConfig {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  hubId: string;
+  logLevel: string;
+  dynamicAccounts: { enabled: boolean; maxRetries: number; retryFrequencyMs: number };
+  grpc: { agentPort: number | undefined };
+  heartbeat: { intervalMs: number; missedLimit: number };
+  operationTimeoutMs: number;
+  hub: { heartbeatIntervalMs: number; leaseTtlMs: number };
+  http: { maxBodyBytes: number };
+  staticAccounts: { cleanupAfterMs: number };
+  autoscan: { enabled: boolean; frequencyMs: number; namePatterns: string[]; batchSize: number };
+  interceptor: { enabled: boolean };
+  clouddriver: { schema: string };
+}
+
+/** A configuration key or value that cannot be used; the message names the key. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Kind = "bool" | "int" | "port" | "duration" | "bytes" | "string" | "list";
+
+interface KeySpec {
+  kind: Kind;
+  set: (c: HubConfig, v: never) => void;
+  /** Environment variable read besides AGENT_HUB_<KEY>. */
+  env?: string;
+}
+
+function key<K extends Kind>(kind: K, set: (c: HubConfig, v: ValueOf<K>) => void, env?: string): KeySpec {
+  return { kind, set: set as (c: HubConfig, v: never) => void, env };
+}
+
+type ValueOf<K extends Kind> = K extends "bool"
+  ? boolean
+  : K extends "string"
+    ? string
+    : K extends "list"
+      ? string[]
+      : K extends "port"
+        ? number | undefined
+        : number;
+
+const KEYS: Record<string, KeySpec> = {
+  port: key("int", (c, v) => (c.port = v), "PORT"),
+  host: key("string", (c, v) => (c.host = v)),
+  databaseUrl: key("string", (c, v) => (c.databaseUrl = v === "" ? undefined : v), "DATABASE_URL"),
+  dataDir: key("string", (c, v) => (c.dataDir = v)),
+  hubId: key("string", (c, v) => (c.hubId = v)),
+  "log.level": key("string", (c, v) => (c.logLevel = v)),
+  "dynamicAccounts.enabled": key("bool", (c, v) => (c.dynamicAccounts.enabled = v)),
+  "kubesvc.dynamicAccounts.enabled": key("bool", (c, v) => (c.dynamicAccounts.enabled = v)),
+  "dynamicAccounts.maxRetries": key("int", (c, v) => (c.dynamicAccounts.maxRetries = v)),
+  "dynamicAccounts.retryFrequency": key("duration", (c, v) => (c.dynamicAccounts.retryFrequencyMs = v)),
+  "grpc.agentPort": key("port", (c, v) => (c.grpc.agentPort = v)),
+  "heartbeat.interval": key("duration", (c, v) => (c.heartbeat.intervalMs = v)),
+  "heartbeat.missedLimit": key("int", (c, v) => (c.heartbeat.missedLimit = v)),
+  operationTimeout: key("duration", (c, v) => (c.operationTimeoutMs = v)),
+  "hub.heartbeatInterval": key("duration", (c, v) => (c.hub.heartbeatIntervalMs = v)),
+  "hub.leaseTtl": key("duration", (c, v) => (c.hub.leaseTtlMs = v)),
+  "http.maxBodyBytes": key("bytes", (c, v) => (c.http.maxBodyBytes = v)),
+  "staticAccounts.cleanupAfter": key("duration", (c, v) => (c.staticAccounts.cleanupAfterMs = v)),
+  "autoscan.enabled": key("bool", (c, v) => (c.autoscan.enabled = v)),
+  "autoscan.frequency": key("duration", (c, v) => (c.autoscan.frequencyMs = v)),
+  "autoscan.namePatterns": key("list", (c, v) => (c.autoscan.namePatterns = v)),
+  "autoscan.batchSize": key("int", (c, v) => (c.autoscan.batchSize = v)),
+  "interceptor.enabled": key("bool", (c, v) => (c.interceptor.enabled = v)),
+  "clouddriver.schema": key("string", (c, v) => (c.clouddriver.schema = v)),
+};
+
+/** The defaults of design section 12. */
+export function defaultConfig(): HubConfig {
+  return {
+    port: 7002,
+    host: "::",
+    databaseUrl: undefined,
+    dataDir: "./data",
+    hubId: "",
+    logLevel: "info",
+    dynamicAccounts: { enabled: true, maxRetries: 3, retryFrequencyMs: 5_000 },
+    grpc: { agentPort: undefined },
+    heartbeat: { intervalMs: 20_000, missedLimit: 3 },
+    operationTimeoutMs: 30_000,
+    hub: { heartbeatIntervalMs: 2_000, leaseTtlMs: 10_000 },
+    http: { maxBodyBytes: 8 * 1024 * 1024 },
+    staticAccounts: { cleanupAfterMs: 10 * 60_000 },
+    autoscan: { enabled: false, frequencyMs: 120_000, namePatterns: [], batchSize: 100 },
+    interceptor: { enabled: false },
+    clouddriver: { schema: "" },
+  };
+}
+
+/** `dynamicAccounts.maxRetries` → `AGENT_HUB_DYNAMIC_ACCOUNTS_MAX_RETRIES`. */
+export function envName(path: string): string {
+  return "AGENT_HUB_" + path.replace(/\./g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
+
+function parseValue(path: string, kind: Kind, raw: unknown): unknown {
+  const bad = (what: string): never => {
+    throw new ConfigError(`configuration key ${path}: ${what} (got ${JSON.stringify(raw)})`);
+  };
+  const text = typeof raw === "string" ? raw.trim() : undefined;
+  switch (kind) {
+    case "bool":
+      if (typeof raw === "boolean") return raw;
+      if (text === "true") return true;
+      if (text === "false") return false;
+      return bad("expected true or false");
+    case "int":
+    case "port": {
+      const n = typeof raw === "number" ? raw : text !== undefined && /^-?\d+$/.test(text) ? Number(text) : NaN;
+      if (kind === "port" && (raw === "off" || raw === false || raw === "")) return undefined;
+      if (!Number.isSafeInteger(n) || n < 0) return bad("expected a whole number ≥ 0");
+      if (kind === "port" && n > 65535) return bad("expected a port number 0–65535 or off");
+      if (path === "port" && n > 65535) return bad("expected a port number 0–65535");
+      return n;
+    }
+    case "duration": {
+      if (typeof raw === "number" && Number.isFinite(raw) && raw >= 0) return raw;
+      const m = text?.match(/^(\d+(?:\.\d+)?)(ms|s|m|h)?$/);
+      if (!m) return bad("expected a duration such as 500ms, 5s, 2m or a number of milliseconds");
+      return Math.round(Number(m[1]) * UNITS[m[2] ?? "ms"]!);
+    }
+    case "bytes": {
+      if (typeof raw === "number" && Number.isSafeInteger(raw) && raw > 0) return raw;
+      const m = text?.toLowerCase().match(/^(\d+)\s*(b|kib|mib|gib|kb|mb|gb)?$/);
+      if (!m || Number(m[1]) <= 0) return bad("expected a size such as 8MiB or a number of bytes");
+      return Number(m[1]) * BYTE_UNITS[m[2] ?? ""]!;
+    }
+    case "string":
+      if (typeof raw === "string") return raw;
+      if (typeof raw === "number") return String(raw);
+      return bad("expected a string");
+    case "list":
+      if (Array.isArray(raw) && raw.every((x) => typeof x === "string")) return raw;
+      if (typeof raw === "string") return raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      return bad("expected a list of strings");
+  }
+}
+
+function flatten(obj: unknown, prefix: string, out: Map<string, unknown>): void {
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
+    out.set(prefix, obj);
+    return;
+  }
+  for (const [k, v] of Object.entries(obj)) {
+    const path = prefix === "" ? k : `${prefix}.${k}`;
+    // A leaf key whose value is an object is still a leaf to report (e.g. `port: {a: 1}`).
+    if (KEYS[path] !== undefined) out.set(path, v);
+    else flatten(v, path, out);
+  }
+}
+
+/**
+ * Builds the configuration from an optional YAML file overlaid by environment variables.
+ * Unknown keys and bad values throw a ConfigError naming the key.
+ */
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Record<string, unknown> } = {}): HubConfig {
+  const config = defaultConfig();
+  const values = new Map<string, unknown>();
+  if (options.file !== undefined) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(readFileSync(options.file, "utf8"));
+    } catch (err) {
+      throw new ConfigError(`cannot read configuration file ${options.file}: ${(err as Error).message}`);
+    }
+    if (doc !== null && doc !== undefined) {
+      if (typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`configuration file ${options.file}: expected a mapping of keys`);
+      flatten(doc, "", values);
+    }
+  }
+  const env = options.env ?? process.env;
+  const byEnv = new Map<string, string>();
+  for (const [path, spec] of Object.entries(KEYS)) {
+    byEnv.set(envName(path), path);
+    if (spec.env !== undefined) byEnv.set(spec.env, path);
+  }
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined) continue;
+    const path = byEnv.get(name);
+    if (path !== undefined) values.set(path, raw);
+    else if (name.startsWith("AGENT_HUB_")) throw new ConfigError(`unknown configuration variable ${name}`);
+  }
+  for (const [path, raw] of Object.entries(options.overrides ?? {})) values.set(path, raw);
+  for (const [path, raw] of values) {
+    const spec = KEYS[path];
+    if (spec === undefined) throw new ConfigError(`unknown configuration key ${path}`);
+    spec.set(config, parseValue(path, spec.kind, raw) as never);
+  }
+  if (config.port > 65535) throw new ConfigError("configuration key port: expected a port number 0–65535");
+  if (config.heartbeat.intervalMs <= 0) throw new ConfigError("configuration key heartbeat.interval: must be more than 0");
+  if (config.heartbeat.missedLimit < 1) throw new ConfigError("configuration key heartbeat.missedLimit: must be at least 1");
+  if (config.autoscan.batchSize < 1) throw new ConfigError("configuration key autoscan.batchSize: must be at least 1");
+  if (!/^(trace|debug|info|warn|error|fatal|silent)$/.test(config.logLevel)) throw new ConfigError(`configuration key log.level: unknown level ${config.logLevel}`);
+  if (config.clouddriver.schema !== "" && !/^[A-Za-z_][A-Za-z0-9_$]*$/.test(config.clouddriver.schema)) {
+    throw new ConfigError(`configuration key clouddriver.schema: not a plain schema name (${config.clouddriver.schema})`);
+  }
+  return config;
+}
+
+/** All configuration keys with their environment variable names, for README and errors. */
+export function configKeys(): { key: string; env: string }[] {
+  return Object.entries(KEYS).map(([path, spec]) => ({ key: path, env: spec.env ?? envName(path) }));
+}

@@ -1,0 +1,68 @@
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
+import * as http2 from "node:http2";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer as createPolyglotServer } from "@httptoolkit/httpolyglot";
+import type { connectNodeAdapter } from "@connectrpc/connect-node";
+
+/** Raises Node's HTTP/2 defaults, which are sized for browsers, not for thousands of agent streams. */
+export const HTTP2_SETTINGS: http2.ServerOptions = {
+  peerMaxConcurrentStreams: 1000,
+  maxSessionMemory: 64,
+  settings: { maxConcurrentStreams: 1000 },
+};
+
+/** A handler for HTTP/1.1 and HTTP/2 requests, as Connect's Node adapter takes it. */
+export type RequestHandler = ReturnType<typeof connectNodeAdapter>;
+/** The request type Connect's Node adapter takes (HTTP/1.1 or HTTP/2). */
+export type NodeRequest = Parameters<RequestHandler>[0];
+/** The response type Connect's Node adapter takes (HTTP/1.1 or HTTP/2). */
+export type NodeResponse = Parameters<RequestHandler>[1];
+
+/** A listening server that can be closed with a grace period for open connections. */
+export interface Listener {
+  port: number;
+  /** Stops accepting, waits up to `graceMs` for open connections, then cuts the rest. */
+  close(graceMs: number): Promise<void>;
+}
+
+function track(server: NetServer, port: number): Listener {
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  return {
+    port,
+    async close(graceMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const timer = setTimeout(() => {
+        for (const s of sockets) s.destroy();
+      }, graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function listen(server: NetServer, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** One port for HTTP/1.1 and h2c: gRPC, Connect, gRPC-Web and REST together. */
+export async function listenPolyglot(port: number, host: string, handler: RequestHandler): Promise<Listener> {
+  const server = createPolyglotServer({ http2: HTTP2_SETTINGS }, handler as (req: IncomingMessage, res: ServerResponse) => void);
+  return track(server, await listen(server, port, host));
+}
+
+/** An h2c-only listener for agents that skips the protocol sniffing layer (design section 13). */
+export async function listenH2c(port: number, host: string, handler: RequestHandler): Promise<Listener> {
+  const server = http2.createServer(HTTP2_SETTINGS, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  return track(server, await listen(server, port, host));
+}

@@ -1,0 +1,109 @@
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import * as schema from "./schema.js";
+
+/** The drizzle database, whichever driver is behind it. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** An open database with its migrations applied. */
+export interface Database {
+  db: Db;
+  kind: "pglite" | "postgres";
+  /** The schema the hub's tables live in ("" for the connection's search path). */
+  schema: string;
+  /** Runs a statement and returns its rows, on either driver. */
+  rows<T extends Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL URL; PGlite in `dataDir` when absent. */
+  url?: string | undefined;
+  /** PGlite data directory; `memory://` for a throw-away database. */
+  dataDir?: string;
+  /** Put the hub's tables in this schema (created if missing); tests use one per file. */
+  schema?: string;
+  /** The schema of Clouddriver's `accounts` table ("" = search path). PGlite creates the table. */
+  clouddriverSchema?: string;
+  /** Pool size for PostgreSQL. */
+  maxConnections?: number;
+}
+
+const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), "migrations");
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** SQL that creates Clouddriver's table (clouddriver-sql's schema) where it is missing. */
+export function clouddriverTableDdl(schemaName: string): string {
+  const table = schemaName === "" ? "accounts" : `${quoteIdent(schemaName)}.accounts`;
+  const create = schemaName === "" ? "" : `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)};\n`;
+  return `${create}CREATE TABLE IF NOT EXISTS ${table} (
+  id varchar(255) PRIMARY KEY,
+  type varchar(50) NOT NULL,
+  body jsonb NOT NULL,
+  created_at bigint NOT NULL,
+  last_modified_at bigint NOT NULL,
+  last_modified_by varchar(255) NOT NULL
+)`;
+}
+
+/**
+ * Opens PGlite (no URL) or PostgreSQL and applies the committed migrations. On PostgreSQL the
+ * migration runs under an advisory lock so replicas starting together do not race.
+ */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const schemaName = options.schema ?? "";
+  const migrationsSchema = schemaName === "" ? "drizzle" : schemaName;
+  if (options.url === undefined || options.url === "") {
+    const dataDir = options.dataDir ?? "./data";
+    if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
+    const client = new PGlite(dataDir);
+    if (schemaName !== "") {
+      await client.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}; SET search_path TO ${quoteIdent(schemaName)}`);
+    }
+    const db = drizzlePglite(client, { schema }) as unknown as Db;
+    await migratePglite(db as never, { migrationsFolder, migrationsSchema });
+    await client.exec(clouddriverTableDdl(options.clouddriverSchema ?? ""));
+    return {
+      db,
+      kind: "pglite",
+      schema: schemaName,
+      rows: async <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) =>
+        ((await db.execute(query)) as unknown as { rows: T[] }).rows,
+      close: () => client.close(),
+    };
+  }
+  const connection = schemaName === "" ? {} : { connection: { search_path: schemaName } };
+  // One session for the migration, so that its advisory lock covers every statement.
+  const migrator = postgres(options.url, { max: 1, onnotice: () => {}, ...connection });
+  try {
+    if (schemaName !== "") await migrator.unsafe(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}`);
+    await migrator`SELECT pg_advisory_lock(7002001)`;
+    await migratePostgres(drizzlePostgres(migrator, { schema }), { migrationsFolder, migrationsSchema });
+    await migrator`SELECT pg_advisory_unlock(7002001)`;
+  } finally {
+    await migrator.end({ timeout: 5 });
+  }
+  const client = postgres(options.url, { max: options.maxConnections ?? 10, onnotice: () => {}, ...connection });
+  const db = drizzlePostgres(client, { schema }) as unknown as Db;
+
+  return {
+    db,
+    kind: "postgres",
+    schema: schemaName,
+    rows: async <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) =>
+      (await db.execute(query)) as unknown as T[],
+    close: () => client.end({ timeout: 5 }),
+  };
+}

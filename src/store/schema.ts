@@ -1,0 +1,61 @@
+import { bigint, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+
+/** Text compared byte by byte, so that the primary key index also serves `ORDER BY name`. */
+const byteText = customType<{ data: string }>({ dataType: () => 'text COLLATE "C"' });
+
+/** Hub-stored and static accounts (design section 3). `name` sorts in byte order. */
+export const accounts = pgTable(
+  "kubesvc_accounts",
+  {
+    name: byteText("name").primaryKey(),
+    /** `clouddriver` | `static-agent-config`. */
+    source: text("source").notNull(),
+    /** `migrated` | `created` | `autoscan` | `interceptor` | `static`. */
+    origin: text("origin").notNull(),
+    type: text("type").notNull().default("kubernetes"),
+    status: text("status").notNull(),
+    zoneId: text("zone_id"),
+    definition: jsonb("definition").$type<Record<string, unknown>>().notNull(),
+    agentDefinition: jsonb("agent_definition").$type<Record<string, unknown>>(),
+    lastAssignmentMsg: text("last_assignment_msg").notNull().default(""),
+    failedCount: integer("failed_count").notNull().default(0),
+    clouddriverLastModified: bigint("clouddriver_last_modified", { mode: "number" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    version: integer("version").notNull().default(1),
+  },
+  (t) => [index("kubesvc_accounts_status_idx").on(t.status)],
+);
+
+/** Which agent holds which account, with its role. */
+export const assignments = pgTable(
+  "kubesvc_assignments",
+  {
+    accountName: text("account_name").notNull(),
+    agentId: text("agent_id").notNull(),
+    hubId: text("hub_id").notNull(),
+    caching: boolean("caching").notNull().default(false),
+    reachable: boolean("reachable").notNull().default(true),
+    assignedAt: timestamp("assigned_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.accountName, t.agentId] }), index("kubesvc_assignments_agent_idx").on(t.agentId)],
+);
+
+/** Connected agents. */
+export const agents = pgTable("kubesvc_agents", {
+  agentId: text("agent_id").primaryKey(),
+  zoneId: text("zone_id").notNull().default(""),
+  hubId: text("hub_id").notNull(),
+  connectedAt: timestamp("connected_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  lastHeartbeat: timestamp("last_heartbeat", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  version: text("version").notNull().default(""),
+  labels: jsonb("labels").$type<Record<string, string>>().notNull().default({}),
+});
+
+/** Hub replicas and their leases (design section 11). */
+export const hubs = pgTable("kubesvc_hubs", {
+  hubId: text("hub_id").primaryKey(),
+  address: text("address").notNull().default(""),
+  startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  lastHeartbeat: timestamp("last_heartbeat", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});
