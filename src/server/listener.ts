@@ -25,7 +25,27 @@ export interface Listener {
   close(graceMs: number): Promise<void>;
 }
 
-function track(server: NetServer, port: number): Listener {
+/** Counts requests in flight so that shutdown can wait for them and no longer. */
+function countRequests(handler: RequestHandler): { handler: RequestHandler; idle(): Promise<void> } {
+  let active = 0;
+  let waiters: (() => void)[] = [];
+  return {
+    handler(req, res) {
+      active++;
+      res.once("close", () => {
+        active--;
+        if (active === 0) {
+          for (const w of waiters) w();
+          waiters = [];
+        }
+      });
+      handler(req, res);
+    },
+    idle: () => (active === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+  };
+}
+
+function track(server: NetServer, port: number, idle: () => Promise<void>): Listener {
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
@@ -34,12 +54,14 @@ function track(server: NetServer, port: number): Listener {
   return {
     port,
     async close(graceMs) {
+      // Stop accepting; let requests in flight finish (streams end through the shutdown signal),
+      // then cut idle keep-alive connections instead of waiting for clients to hang up.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const timer = setTimeout(() => {
-        for (const s of sockets) s.destroy();
-      }, graceMs);
-      await closed;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
+      for (const s of sockets) s.destroy();
+      await closed;
     },
   };
 }
@@ -57,12 +79,14 @@ async function listen(server: NetServer, port: number, host: string): Promise<nu
 
 /** One port for HTTP/1.1 and h2c: gRPC, Connect, gRPC-Web and REST together. */
 export async function listenPolyglot(port: number, host: string, handler: RequestHandler): Promise<Listener> {
-  const server = createPolyglotServer({ http2: HTTP2_SETTINGS }, handler as (req: IncomingMessage, res: ServerResponse) => void);
-  return track(server, await listen(server, port, host));
+  const counted = countRequests(handler);
+  const server = createPolyglotServer({ http2: HTTP2_SETTINGS }, counted.handler as (req: IncomingMessage, res: ServerResponse) => void);
+  return track(server, await listen(server, port, host), counted.idle);
 }
 
 /** An h2c-only listener for agents that skips the protocol sniffing layer (design section 13). */
 export async function listenH2c(port: number, host: string, handler: RequestHandler): Promise<Listener> {
-  const server = http2.createServer(HTTP2_SETTINGS, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
-  return track(server, await listen(server, port, host));
+  const counted = countRequests(handler);
+  const server = http2.createServer(HTTP2_SETTINGS, counted.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  return track(server, await listen(server, port, host), counted.idle);
 }
