@@ -67,13 +67,14 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   const handler = connectNodeAdapter({ routes, fallback: rest.handle, shutdownSignal: shutdown.signal });
 
   await hub.start();
-  const listeners: Listener[] = [await listenPolyglot(config.port, config.host, handler)];
+  const pingIntervalMs = config.heartbeat.intervalMs;
+  const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs }, handler)];
   if (config.grpc.agentPort !== undefined) {
     const agentOnly = (router: ConnectRouter) => {
       router.service(AgentService, hub.agentService);
       router.service(Health, health);
     };
-    listeners.push(await listenH2c(config.grpc.agentPort, config.host, connectNodeAdapter({ routes: agentOnly, shutdownSignal: shutdown.signal })));
+    listeners.push(await listenH2c({ port: config.grpc.agentPort, host: config.host, pingIntervalMs }, connectNodeAdapter({ routes: agentOnly, shutdownSignal: shutdown.signal })));
   }
   const [main, agent] = listeners;
   logger.info({ hubId, port: main!.port, agentPort: agent?.port, database: database.kind }, "agent-hub listening");

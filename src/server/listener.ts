@@ -3,6 +3,7 @@ import * as http2 from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer as createPolyglotServer } from "@httptoolkit/httpolyglot";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createSessionPinger } from "./session-pinger.js";
 
 /** Raises Node's HTTP/2 defaults, which are sized for browsers, not for thousands of agent streams. */
 export const HTTP2_SETTINGS: http2.ServerOptions = {
@@ -26,11 +27,13 @@ export interface Listener {
 }
 
 /** Counts requests in flight so that shutdown can wait for them and no longer. */
-function countRequests(handler: RequestHandler): { handler: RequestHandler; idle(): Promise<void> } {
+function countRequests(handler: RequestHandler, pingIntervalMs: number): { handler: RequestHandler; idle(): Promise<void>; stop(): void } {
+  const pinger = createSessionPinger(pingIntervalMs);
   let active = 0;
   let waiters: (() => void)[] = [];
   return {
     handler(req, res) {
+      pinger.watch(req);
       active++;
       res.once("close", () => {
         active--;
@@ -42,10 +45,11 @@ function countRequests(handler: RequestHandler): { handler: RequestHandler; idle
       handler(req, res);
     },
     idle: () => (active === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+    stop: () => pinger.stop(),
   };
 }
 
-function track(server: NetServer, port: number, idle: () => Promise<void>): Listener {
+function track(server: NetServer, port: number, requests: { idle(): Promise<void>; stop(): void }): Listener {
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
@@ -58,8 +62,9 @@ function track(server: NetServer, port: number, idle: () => Promise<void>): List
       // then cut idle keep-alive connections instead of waiting for clients to hang up.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      await Promise.race([requests.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
+      requests.stop();
       for (const s of sockets) s.destroy();
       await closed;
     },
@@ -77,16 +82,24 @@ async function listen(server: NetServer, port: number, host: string): Promise<nu
   return (server.address() as AddressInfo).port;
 }
 
+/** Where and how to listen. */
+export interface ListenOptions {
+  port: number;
+  host: string;
+  /** HTTP/2 PING period for finding half-open connections. */
+  pingIntervalMs: number;
+}
+
 /** One port for HTTP/1.1 and h2c: gRPC, Connect, gRPC-Web and REST together. */
-export async function listenPolyglot(port: number, host: string, handler: RequestHandler): Promise<Listener> {
-  const counted = countRequests(handler);
+export async function listenPolyglot({ port, host, pingIntervalMs }: ListenOptions, handler: RequestHandler): Promise<Listener> {
+  const counted = countRequests(handler, pingIntervalMs);
   const server = createPolyglotServer({ http2: HTTP2_SETTINGS }, counted.handler as (req: IncomingMessage, res: ServerResponse) => void);
-  return track(server, await listen(server, port, host), counted.idle);
+  return track(server, await listen(server, port, host), counted);
 }
 
 /** An h2c-only listener for agents that skips the protocol sniffing layer (design section 13). */
-export async function listenH2c(port: number, host: string, handler: RequestHandler): Promise<Listener> {
-  const counted = countRequests(handler);
+export async function listenH2c({ port, host, pingIntervalMs }: ListenOptions, handler: RequestHandler): Promise<Listener> {
+  const counted = countRequests(handler, pingIntervalMs);
   const server = http2.createServer(HTTP2_SETTINGS, counted.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
-  return track(server, await listen(server, port, host), counted.idle);
+  return track(server, await listen(server, port, host), counted);
 }

@@ -1,0 +1,48 @@
+import type * as http2 from "node:http2";
+import type { NodeRequest } from "./listener.js";
+
+/** Sends HTTP/2 PINGs on every session that carries a request, and cuts sessions that stop answering. */
+export interface SessionPinger {
+  /** Starts watching the HTTP/2 session of this request (no-op for HTTP/1.1). */
+  watch(req: NodeRequest): void;
+  stop(): void;
+}
+
+/**
+ * One timer for all sessions: every `intervalMs` each watched session gets a PING; a session whose
+ * previous PING is still unanswered is destroyed, so a half-open TCP connection (peer gone without
+ * FIN) is found within two intervals and the agent's stream ends like any other disconnect.
+ */
+export function createSessionPinger(intervalMs: number): SessionPinger {
+  const waiting = new Map<http2.Http2Session, boolean>();
+  const timer = setInterval(() => {
+    for (const [session, outstanding] of waiting) {
+      if (session.destroyed || session.closed) {
+        waiting.delete(session);
+      } else if (outstanding) {
+        waiting.delete(session);
+        session.destroy(new Error("HTTP/2 PING unanswered"));
+      } else {
+        waiting.set(session, true);
+        const sent = session.ping((err) => {
+          if (err === null && waiting.has(session)) waiting.set(session, false);
+        });
+        if (!sent) waiting.set(session, false);
+      }
+    }
+  }, intervalMs);
+  timer.unref();
+  return {
+    watch(req) {
+      if (!("stream" in req)) return;
+      const session = req.stream.session;
+      if (session === undefined || waiting.has(session)) return;
+      waiting.set(session, false);
+      session.once("close", () => waiting.delete(session));
+    },
+    stop() {
+      clearInterval(timer);
+      waiting.clear();
+    },
+  };
+}
