@@ -1,10 +1,19 @@
-// PLACEHOLDER: replaced by the accounts API work (issue 3, item 6).
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { AccountsService } from "../../gen/agenthub/v1/accounts_pb.js";
 import type { HubConfig } from "../config/config.js";
-import type { Logger } from "../log/logger.js";
-import type { Database } from "../store/database.js";
 import type { AccountReconciler } from "../hub/reconciler.js";
+import type { Logger } from "../log/logger.js";
+import { setHttpStatus } from "../rest/http-status.js";
+import type { Database } from "../store/database.js";
+import type { AccountContext } from "./account-context.js";
+import { createAccountReads } from "./account-reads.js";
+import { createAccounts } from "./create-accounts.js";
+import { deleteAccounts } from "./delete-accounts.js";
+import { migrateAccounts } from "./migrate-accounts.js";
+import { paging } from "./paging.js";
+import { putAccount } from "./put-account.js";
+import { bodyJson } from "./request-body.js";
+import { setAccountStates } from "./set-account-states.js";
 
 export interface AccountsServiceDeps {
   database: Database;
@@ -13,12 +22,117 @@ export interface AccountsServiceDeps {
   logger: Logger;
 }
 
-/** The Dynamic Accounts API handlers (design section 8). */
-export function createAccountsService(deps: AccountsServiceDeps): Partial<ServiceImpl<typeof AccountsService>> {
-  void deps;
+/**
+ * What may be logged of an unexpected error. drizzle's query errors carry the statement's
+ * parameters — account definitions with inline secrets — in their message, so only the
+ * database's own message and SQLSTATE are kept.
+ */
+function loggable(err: unknown): { name: string; message: string; code?: string } {
+  const error = err instanceof Error ? err : new Error(String(err));
+  const cause = error.cause instanceof Error ? error.cause : undefined;
+  const code = (cause as { code?: unknown } | undefined)?.code;
   return {
-    listAccounts() {
-      throw new ConnectError("not yet", Code.Unimplemented);
+    name: error.name,
+    message: cause?.message ?? (error.name === "DrizzleQueryError" ? "query failed" : error.message),
+    ...(typeof code === "string" ? { code } : {}),
+  };
+}
+
+/**
+ * The Dynamic Accounts API handlers (design section 8), served over gRPC, Connect and, through
+ * the transcoder, REST. Write handlers answer REST with 202, or 409 with the conflicting names.
+ */
+export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<typeof AccountsService> {
+  const { database, config, reconciler, logger } = deps;
+  const context: AccountContext = { database, clouddriverSchema: config.clouddriver.schema, reconciler, logger };
+  const reads = createAccountReads(database, config.clouddriver.schema);
+
+  /** Runs a handler; an unexpected error becomes `internal` without leaking its text to the client. */
+  async function handle<T>(method: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof ConnectError) throw err;
+      logger.error({ method, err: loggable(err) }, "accounts API call failed");
+      throw new ConnectError("internal error; the hub's log has the details", Code.Internal);
+    }
+  }
+
+  /** Every endpoint but the account and agent listings is off with `dynamicAccounts.enabled: false`. */
+  function requireDynamicAccounts(): void {
+    if (!config.dynamicAccounts.enabled) {
+      throw new ConnectError("dynamic accounts are disabled (dynamicAccounts.enabled is false)", Code.Unimplemented);
+    }
+  }
+
+  /** 202 when every account went through, 409 when some names conflicted (the rest still did). */
+  function acceptedOrConflict(ctx: HandlerContext, conflicts: string[]): { conflicts: string[] } {
+    setHttpStatus(ctx, conflicts.length === 0 ? 202 : 409);
+    return { conflicts };
+  }
+
+  return {
+    listAccounts(req) {
+      return handle("ListAccounts", () => reads.list(paging(req.page, req.limit)));
+    },
+
+    getAccount(req) {
+      return handle("GetAccount", async () => {
+        const account = await reads.get(req.accountId);
+        if (account === undefined) throw new ConnectError(`account ${JSON.stringify(req.accountId)} not found`, Code.NotFound);
+        return { account };
+      });
+    },
+
+    migrateAccounts(req, ctx) {
+      return handle("MigrateAccounts", async () => {
+        requireDynamicAccounts();
+        return acceptedOrConflict(ctx, await migrateAccounts(context, bodyJson(req.accounts)));
+      });
+    },
+
+    setAccountStates(req, ctx) {
+      return handle("SetAccountStates", async () => {
+        requireDynamicAccounts();
+        await setAccountStates(context, bodyJson(req.changes));
+        setHttpStatus(ctx, 202);
+        return {};
+      });
+    },
+
+    deleteAccounts(req, ctx) {
+      return handle("DeleteAccounts", async () => {
+        requireDynamicAccounts();
+        await deleteAccounts(context, req.names);
+        setHttpStatus(ctx, 202);
+        return {};
+      });
+    },
+
+    createAccounts(req, ctx) {
+      return handle("CreateAccounts", async () => {
+        requireDynamicAccounts();
+        return acceptedOrConflict(ctx, await createAccounts(context, bodyJson(req.accounts)));
+      });
+    },
+
+    putAccount(req, ctx) {
+      return handle("PutAccount", async () => {
+        requireDynamicAccounts();
+        return acceptedOrConflict(ctx, await putAccount(context, bodyJson(req.account)));
+      });
+    },
+
+    getAgentAccount(req) {
+      return handle("GetAgentAccount", async () => {
+        requireDynamicAccounts();
+        const account = await reads.getStored(req.name);
+        return account === undefined ? {} : { account };
+      });
+    },
+
+    listAgents() {
+      return handle("ListAgents", async () => ({ agents: await reads.listAgents() }));
     },
   };
 }

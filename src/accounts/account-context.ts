@@ -1,0 +1,25 @@
+import type { AccountChange, AccountReconciler } from "../hub/reconciler.js";
+import type { Logger } from "../log/logger.js";
+import type { Database } from "../store/database.js";
+
+/** What the account handlers work with. */
+export interface AccountContext {
+  database: Database;
+  /** The schema of Clouddriver's `accounts` table ("" = search path). */
+  clouddriverSchema: string;
+  reconciler: AccountReconciler;
+  logger: Logger;
+}
+
+/**
+ * Tells the hub what a committed request changed. The change is durable and already accepted,
+ * so a hub failure is logged rather than turned into an error that would suggest nothing changed.
+ */
+export async function notifyHub(context: AccountContext, changes: AccountChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  try {
+    await context.reconciler.accountsChanged(changes);
+  } catch (err) {
+    context.logger.error({ accounts: changes.map((c) => c.name), err: (err as Error).message }, "the hub could not act on account changes");
+  }
+}

@@ -1,0 +1,43 @@
+import { Code } from "@connectrpc/connect";
+import type { Database, Db } from "../store/database.js";
+import { StaleAccountsError } from "../store/account-store.js";
+import { requestError } from "./api-errors.js";
+
+/** How often a transaction that lost a race is tried in all before the caller gets 409 aborted. */
+const ATTEMPTS = 3;
+
+/** PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply be run again. */
+const RETRYABLE_CODES = new Set(["40P01", "40001"]);
+
+function sqlState(err: unknown): string | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+  }
+  return undefined;
+}
+
+/**
+ * Runs `work` in one transaction. Updates are guarded by each row's `version` (and status); when
+ * another writer got there first, the whole transaction is rolled back and run again on fresh
+ * rows, up to three times, and then fails with aborted (HTTP 409) naming the accounts.
+ */
+export async function inAccountTransaction<T>(database: Database, work: (tx: Db) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await database.db.transaction(work);
+    } catch (err) {
+      const stale = err instanceof StaleAccountsError;
+      const state = sqlState(err);
+      const retryable = stale || (state !== undefined && RETRYABLE_CODES.has(state));
+      if (!retryable) throw err;
+      if (attempt >= ATTEMPTS) {
+        const reason = "changed by someone else while this request ran; try again";
+        throw requestError(
+          Code.Aborted,
+          stale ? { fields: [], names: [{ names: err.names, reason }] } : { fields: [{ field: "body", reason }], names: [] },
+        );
+      }
+    }
+  }
+}
