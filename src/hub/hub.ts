@@ -1,11 +1,20 @@
-// PLACEHOLDER: replaced by the agent hub work (issue 4).
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { AgentService } from "../../gen/agenthub/v1/agent_pb.js";
 import type { OperationService } from "../../gen/agenthub/v1/operations_pb.js";
 import type { HubConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import type { Database } from "../store/database.js";
-import type { AccountChange, AccountReconciler } from "./reconciler.js";
+import { createAccountEngine } from "./account-engine.js";
+import { createAgentRegistry } from "./agent-registry.js";
+import type { AgentSession } from "./agent-session.js";
+import { createAgentStreamHandler } from "./agent-stream.js";
+import { systemClock, type Clock } from "./clock.js";
+import { createHeartbeatMonitor } from "./heartbeat-monitor.js";
+import { createHubLease } from "./hub-lease.js";
+import { createOperationRouter } from "./operations.js";
+import { createPendingRequests } from "./pending-requests.js";
+import type { AccountReconciler } from "./reconciler.js";
+import { createStaticCleanup } from "./static-cleanup.js";
 
 export interface HubDeps {
   database: Database;
@@ -14,26 +23,80 @@ export interface HubDeps {
   hubId: string;
   /** Aborts when the process shuts down: streams end and the hub releases what its agents held. */
   shutdown: AbortSignal;
+  /** Time and timers; the system clock unless a test drives them. */
+  clock?: Clock;
 }
 
 /** The agent hub: live streams, assignment engine, roles, fallback, operations. */
 export interface Hub extends AccountReconciler {
-  agentService: Partial<ServiceImpl<typeof AgentService>>;
-  operationService: Partial<ServiceImpl<typeof OperationService>>;
+  agentService: ServiceImpl<typeof AgentService>;
+  operationService: ServiceImpl<typeof OperationService>;
+  /** Registers the replica, finishes what a previous process left half done, starts the timers. */
   start(): Promise<void>;
+  /** Ends every agent stream, releases what the agents held, stops the timers. */
   close(): Promise<void>;
 }
 
-/** Creates the hub. */
+/** Creates the hub. Nothing runs until `start`. */
 export function createHub(deps: HubDeps): Hub {
-  void deps;
-  return {
-    agentService: {},
-    operationService: {},
-    async accountsChanged(changes: AccountChange[]) {
-      void changes;
+  const { database, config, logger, hubId } = deps;
+  const clock = deps.clock ?? systemClock;
+  const registry = createAgentRegistry();
+  const engine = createAccountEngine({ database, config, logger, hubId, clock, registry, pending: createPendingRequests() });
+  const operations = createOperationRouter({ database, registry, clock, logger, timeoutMs: config.operationTimeoutMs });
+  const onClosed = (session: AgentSession) => {
+    operations.sessionClosed(session);
+    engine.leave(session);
+  };
+  const connect = createAgentStreamHandler({ engine, operations, clock, logger, onClosed });
+  const heartbeats = createHeartbeatMonitor({
+    database,
+    registry,
+    clock,
+    logger,
+    hubId,
+    intervalMs: config.heartbeat.intervalMs,
+    missedLimit: config.heartbeat.missedLimit,
+  });
+  const lease = createHubLease({ database, config, logger, hubId, clock, engine });
+  const cleanup = createStaticCleanup({ database, clock, logger, cleanupAfterMs: config.staticAccounts.cleanupAfterMs });
+
+  let stopping: Promise<void> | undefined;
+  /** Every agent leaves at once: one batch releases everything, then the streams end. */
+  const stopAgents = (): Promise<void> =>
+    (stopping ??= (async () => {
+      const released = engine.shutdown();
+      for (const session of [...registry.sessions()]) {
+        session.close("disconnected: the hub shut down", new ConnectError("the hub is shutting down; reconnect", Code.Unavailable));
+      }
+      operations.close();
+      await released;
+    })());
+  deps.shutdown.addEventListener(
+    "abort",
+    () => {
+      stopAgents().catch((err: unknown) => logger.error({ err }, "releasing agents at shutdown failed"));
     },
-    async start() {},
-    async close() {},
+    { once: true },
+  );
+
+  return {
+    agentService: { connect },
+    operationService: operations.service,
+    accountsChanged: (changes) => engine.accountsChanged(changes),
+    async start() {
+      await lease.start();
+      await engine.recover();
+      heartbeats.start();
+      cleanup.start();
+    },
+    async close() {
+      await stopAgents();
+      await engine.idle();
+      await heartbeats.stop();
+      await cleanup.stop();
+      await lease.stop();
+      engine.close();
+    },
   };
 }

@@ -1,0 +1,350 @@
+import { Outcome } from "../../gen/agenthub/v1/agent_pb.js";
+import {
+  addHolder,
+  cachingHolder,
+  dropHolder,
+  forgetHandoff,
+  holderList,
+  isServed,
+  isStatic,
+  pinnedZone,
+  promote,
+  setRole,
+  State,
+  tell,
+  type AccountDraft,
+  type Batch,
+  type Round,
+} from "./account-draft.js";
+import { agentLabel, agentsLabel, formatDuration, rolesLabel, unreachableLabel, zoneLabel, type AgentFailure } from "./operator-messages.js";
+import { fallbackZones, leastLoadedAgent, leastLoadedZone } from "./placement.js";
+import { staticHolderLost } from "./static-accounts.js";
+
+/**
+ * The assignment rules of design sections 4 and 6 for one account, applied to a batch's draft.
+ * Each rule changes the draft's holders, state and message and records what agents are to be
+ * told; the engine writes the result and sends the messages after its transaction commits.
+ */
+
+/** An agent's answer to an account message, with what the hub had asked. */
+export interface AccountAnswer {
+  agentId: string;
+  /** What the answered request was; "unsolicited" for an AccountResult without request id. */
+  asked: "add" | "save" | "delete" | "unsolicited";
+  /** The role the answered add/save carried. */
+  sentCaching: boolean | undefined;
+  outcome: Outcome;
+  message: string;
+}
+
+/** The zone of the account's current holders, for an unpinned account that should stay put. */
+function currentZone(b: Batch, d: AccountDraft): string | undefined {
+  for (const agentId of d.holders.keys()) {
+    const zone = b.view.zoneOf(agentId);
+    if (zone !== undefined) return zone;
+  }
+  return undefined;
+}
+
+/** No eligible agent: the account waits, holding nothing, until one connects. */
+function orphan(b: Batch, d: AccountDraft, message: string): void {
+  for (const agentId of [...d.holders.keys()]) dropHolder(b, d, agentId, true);
+  d.status = State.ORPHANED;
+  d.message = message;
+  d.rt = {};
+}
+
+/**
+ * Makes every agent of `zone` a holder and no one else, keeping the caching holder when it is
+ * among them and otherwise giving the role to the zone's least-loaded agent. New holders get
+ * AddAccounts, or SaveAccounts with `fallback_from_zone` when offered as fallback; holders
+ * outside the zone get DeleteAccounts; `resend` also re-sends to holders that stay.
+ */
+function moveToZone(b: Batch, d: AccountDraft, zone: string, fallbackFrom: string, resend: boolean): void {
+  const agents = b.view.agentsIn(zone);
+  const targets = new Set(agents);
+  for (const agentId of [...d.holders.keys()]) if (!targets.has(agentId)) dropHolder(b, d, agentId, true);
+  d.rt.handoff = undefined;
+  const caching = cachingHolder(d) ?? leastLoadedAgent(agents, b.view.load);
+  for (const agentId of agents) {
+    const role = agentId === caching;
+    const before = d.holders.get(agentId);
+    if (before === undefined) {
+      addHolder(b, d, agentId, role);
+      if (fallbackFrom !== "") tell(b, agentId, d, "save", fallbackFrom);
+      else tell(b, agentId, d, "add");
+    } else if (before !== role) {
+      setRole(b, d, agentId, role);
+    } else if (resend) {
+      tell(b, agentId, d, "save");
+    }
+  }
+}
+
+/**
+ * Places an account from scratch (design section 6): pinned → every agent of its zone, unpinned →
+ * every agent of the least-loaded zone (staying in its current zone when it has one). No eligible
+ * agent → ORPHANED, naming the zone. The account is ACTIVATING until an agent answers OK.
+ */
+export function place(b: Batch, d: AccountDraft, reason: string, resend: boolean): void {
+  const pinned = pinnedZone(d);
+  const zone =
+    pinned !== undefined ? (b.view.agentsIn(pinned).length > 0 ? pinned : undefined) : (currentZone(b, d) ?? leastLoadedZone(b.view.zoneLoads()));
+  if (zone === undefined) {
+    orphan(b, d, `${reason}; ${pinned !== undefined ? `no agent of ${zoneLabel(pinned)} is connected` : "no agent is connected"}`);
+    return;
+  }
+  const failedRounds = d.rt.round?.failedRounds ?? 0;
+  d.rt = { round: { failedRounds, tried: [zone], lastFailure: undefined, waiting: false } };
+  moveToZone(b, d, zone, "", resend);
+  d.status = State.ACTIVATING;
+  d.message = `${reason}; sent to ${zoneLabel(zone)}: ${rolesLabel(holderList(d))}`;
+}
+
+/** PATCH ACTIVE (the API wrote ACTIVATING): place it afresh; an activation already under way is left alone. */
+export function activate(b: Batch, d: AccountDraft): void {
+  if (isStatic(d) || d.status !== State.ACTIVATING || d.rt.round !== undefined) return;
+  d.failedCount = 0;
+  d.rt = {};
+  place(b, d, "activated", true);
+}
+
+/** PATCH INACTIVE or DELETE (the API wrote TO_DEACTIVATE or DELETING): tell the holders to stop. */
+export function deactivate(b: Batch, d: AccountDraft, deleting: boolean): void {
+  if (isStatic(d) || d.status !== (deleting ? State.DELETING : State.TO_DEACTIVATE)) return;
+  d.rt = {};
+  if (d.holders.size === 0) {
+    if (deleting) d.deleted = true;
+    d.status = State.INACTIVE;
+    d.message = "deactivated; no agent held it";
+    return;
+  }
+  const holders = [...d.holders.keys()].sort();
+  for (const agentId of holders) tell(b, agentId, d, "delete");
+  d.status = deleting ? State.DELETING : State.DEACTIVATING;
+  d.message = `${deleting ? "deleting" : "deactivating"}: waiting for ${agentsLabel(holders)} to stop serving it`;
+}
+
+/** Whether a PUT moved a pinned account to another zone than the one its holders serve it from. */
+function zoneChanged(b: Batch, d: AccountDraft): boolean {
+  const pinned = pinnedZone(d);
+  if (pinned === undefined) return false;
+  if (d.rt.fallbackFor !== undefined) return d.rt.fallbackFor !== pinned;
+  for (const agentId of d.holders.keys()) {
+    const zone = b.view.zoneOf(agentId);
+    if (zone !== undefined && zone !== pinned) return true;
+  }
+  return false;
+}
+
+/** The definition changed (PUT, migrate, PATCH with fields): holders get it at once. */
+export function updated(b: Batch, d: AccountDraft): void {
+  if (isStatic(d)) return;
+  if (d.status === State.ORPHANED) {
+    place(b, d, "definition updated", false);
+    return;
+  }
+  if (!isServed(d) || d.rt.round?.waiting === true) return;
+  if (zoneChanged(b, d)) {
+    d.rt = {};
+    place(b, d, `zone changed to ${zoneLabel(pinnedZone(d) ?? "")}`, true);
+    return;
+  }
+  const holders = [...d.holders.keys()].sort();
+  for (const agentId of holders) tell(b, agentId, d, "save");
+  if (holders.length > 0) d.message = `definition updated; sent to ${agentsLabel(holders)}`;
+}
+
+/** The next round after `retryFrequency`. */
+export function retry(b: Batch, d: AccountDraft): void {
+  const round = d.rt.round;
+  if (round?.waiting !== true || d.status !== State.ACTIVATING) return;
+  place(b, d, `round ${round.failedRounds + 1} of ${b.config.maxRetries + 1}`, false);
+}
+
+/** The hub restarted while the account had no holder left: finish what the crash interrupted. */
+export function recover(b: Batch, d: AccountDraft, hubLabel: string): void {
+  if (d.holders.size > 0) return;
+  if (isStatic(d)) {
+    staticHolderLost(b, d, `${hubLabel} started`);
+  } else if (d.status === State.ACTIVE || d.status === State.ACTIVATING) {
+    d.rt = {};
+    place(b, d, `${hubLabel} started`, false);
+  } else if (d.status === State.TO_DEACTIVATE || d.status === State.DEACTIVATING) {
+    d.status = State.INACTIVE;
+    d.message = "deactivated; no agent held it";
+  } else if (d.status === State.DELETING) {
+    d.deleted = true;
+  }
+}
+
+function finishIfUnheld(d: AccountDraft, why: string): void {
+  if (d.holders.size > 0) return;
+  if (d.status === State.DEACTIVATING) {
+    d.status = State.INACTIVE;
+    d.message = `deactivated${why}`;
+  } else if (d.status === State.DELETING) {
+    d.deleted = true;
+  }
+}
+
+/** Moves on in the round: the next untried zone, least-loaded first, or the round has failed. */
+function nextZone(b: Batch, d: AccountDraft, round: Round, failure: AgentFailure): void {
+  const pinned = pinnedZone(d);
+  const [zone] = fallbackZones(b.view.zoneLoads(), new Set(round.tried), pinned !== undefined);
+  if (zone !== undefined) {
+    round.tried.push(zone);
+    if (pinned !== undefined) d.rt.fallbackFor = pinned;
+    moveToZone(b, d, zone, failure.zone, false);
+    d.status = State.ACTIVATING;
+    d.message = `${unreachableLabel(failure)}; trying ${zoneLabel(zone)}`;
+    return;
+  }
+  round.failedRounds += 1;
+  d.failedCount = round.failedRounds;
+  const rounds = b.config.maxRetries + 1;
+  if (round.failedRounds >= rounds) {
+    d.status = State.FAILED;
+    d.message = `${unreachableLabel(failure)}; no zone could reach it in ${rounds} round${rounds === 1 ? "" : "s"}`;
+    d.rt = {};
+    return;
+  }
+  round.waiting = true;
+  d.rt.fallbackFor = undefined;
+  d.status = State.ACTIVATING;
+  d.retryInMs = b.config.retryFrequencyMs;
+  d.message = `${unreachableLabel(failure)}; no zone could reach it (round ${round.failedRounds} of ${rounds}), next round in ${formatDuration(b.config.retryFrequencyMs)}`;
+}
+
+/**
+ * A holder cannot reach the cluster (design section 6, fallback): it is dropped and told to stop;
+ * other holders keep the account; with none left the round moves to the next zone.
+ */
+function unreachable(b: Batch, d: AccountDraft, failure: AgentFailure): void {
+  const wasCaching = d.holders.get(failure.agentId) === true;
+  dropHolder(b, d, failure.agentId, true);
+  forgetHandoff(d, failure.agentId);
+  if (d.status === State.DEACTIVATING || d.status === State.DELETING) {
+    finishIfUnheld(d, "");
+    return;
+  }
+  if (isStatic(d)) {
+    staticHolderLost(b, d, unreachableLabel(failure));
+    return;
+  }
+  if (!isServed(d)) return;
+  if (d.holders.size > 0) {
+    const promoted = wasCaching ? promote(b, d) : undefined;
+    d.message = `${unreachableLabel(failure)}; dropped it${promoted !== undefined ? `, Agent ${promoted} promoted to caching` : ""}`;
+    return;
+  }
+  const round = d.rt.round ?? { failedRounds: 0, tried: [], lastFailure: undefined, waiting: false };
+  d.rt.round = round;
+  round.lastFailure = failure;
+  if (!round.tried.includes(failure.zone)) round.tried.push(failure.zone);
+  nextZone(b, d, round, failure);
+}
+
+/** OUTCOME_ERROR: the definition itself is bad; no other zone can fix it. */
+function rejected(b: Batch, d: AccountDraft, failure: AgentFailure): void {
+  for (const agentId of [...d.holders.keys()]) dropHolder(b, d, agentId, true);
+  d.failedCount = (d.rt.round?.failedRounds ?? 0) + 1;
+  d.status = State.FAILED;
+  d.message = `${agentLabel(failure.agentId, failure.zone)} rejected the account: ${failure.message === "" ? "no reason given" : failure.message}`;
+  d.rt = {};
+}
+
+/** A demoted holder confirmed it stopped caching: the role goes to the handoff's target. */
+function finishHandoff(b: Batch, d: AccountDraft, from: string): void {
+  const to = d.rt.handoff?.to;
+  d.rt.handoff = undefined;
+  const promoted = promote(b, d, to);
+  if (promoted !== undefined && promoted !== from) d.message = `caching moved from Agent ${from} to Agent ${promoted} to spread the zone's load`;
+}
+
+/** An agent answered AddAccounts, SaveAccounts or DeleteAccounts, or reported a lost cluster. */
+export function answered(b: Batch, d: AccountDraft, answer: AccountAnswer): void {
+  const { agentId, outcome } = answer;
+  if (!d.holders.has(agentId)) return;
+  const failure: AgentFailure = { agentId, zone: b.view.zoneOf(agentId) ?? "", message: answer.message };
+  if (answer.asked === "unsolicited") {
+    if (outcome === Outcome.UNREACHABLE) unreachable(b, d, failure);
+    return;
+  }
+  if (answer.asked === "delete") {
+    if (outcome === Outcome.OK || outcome === Outcome.UNREACHABLE) {
+      dropHolder(b, d, agentId, false);
+      finishIfUnheld(d, "");
+    } else {
+      d.status = State.FAILED;
+      d.message = `${agentLabel(agentId, failure.zone)} failed to delete the account: ${answer.message === "" ? "no reason given" : answer.message}`;
+      d.rt = {};
+    }
+    return;
+  }
+  if (outcome === Outcome.UNREACHABLE) {
+    unreachable(b, d, failure);
+    return;
+  }
+  if (outcome !== Outcome.OK) {
+    rejected(b, d, failure);
+    return;
+  }
+  if (d.rt.handoff?.from === agentId && answer.sentCaching === false) finishHandoff(b, d, agentId);
+  if (d.status !== State.ACTIVATING || isStatic(d)) return;
+  const role = d.holders.get(agentId) === true ? "caching" : "operations";
+  const lastFailure = d.rt.round?.lastFailure;
+  d.status = State.ACTIVE;
+  d.failedCount = 0;
+  d.rt = d.rt.fallbackFor !== undefined ? { fallbackFor: d.rt.fallbackFor } : {};
+  d.message =
+    lastFailure !== undefined
+      ? `${unreachableLabel(lastFailure)}; moved to ${zoneLabel(failure.zone)}, assigned to Agent ${agentId} for ${role}`
+      : `successfully assigned to Agent ${agentId} for ${role}`;
+}
+
+/**
+ * A holder is gone (stream ended, missed heartbeats, hub shutdown, dead replica). Its role passes
+ * to another holder at once; with no holder left a served account is placed again (unpinned: on
+ * another zone; pinned: its zone, or ORPHANED when the zone has no agent left).
+ */
+export function holderGone(b: Batch, d: AccountDraft, agentId: string, zone: string, reason: string): void {
+  if (!d.holders.has(agentId)) return;
+  const wasCaching = d.holders.get(agentId) === true;
+  dropHolder(b, d, agentId, false);
+  forgetHandoff(d, agentId);
+  const what = `${agentLabel(agentId, zone)} ${reason}`;
+  if (d.status === State.DEACTIVATING || d.status === State.DELETING) {
+    finishIfUnheld(d, ` (${what})`);
+    return;
+  }
+  if (isStatic(d)) {
+    staticHolderLost(b, d, what);
+    return;
+  }
+  if (!isServed(d)) return;
+  if (d.holders.size > 0) {
+    const promoted = wasCaching ? promote(b, d) : undefined;
+    if (promoted !== undefined) d.message = `${what}; Agent ${promoted} promoted to caching`;
+    return;
+  }
+  place(b, d, what, false);
+}
+
+/** An agent joined the zone that serves the account: it becomes one more holder (pinned or not, every agent of the zone holds it). */
+export function zoneGrew(b: Batch, d: AccountDraft, agentId: string): void {
+  if (isStatic(d) || !isServed(d) || d.holders.has(agentId) || d.rt.round?.waiting === true) return;
+  const zone = b.view.zoneOf(agentId);
+  const servedThere = [...d.holders.keys()].some((id) => b.view.zoneOf(id) === zone);
+  if (!servedThere) return;
+  addHolder(b, d, agentId, false);
+  tell(b, agentId, d, "add");
+  promote(b, d);
+}
+
+/** An agent reconnected (a newer stream replaced the old one, or it came back after a hub restart): it is told again what it holds. */
+export function resendTo(b: Batch, d: AccountDraft, agentId: string): void {
+  if (!d.holders.has(agentId) || isStatic(d)) return;
+  if (d.status === State.DEACTIVATING || d.status === State.DELETING) tell(b, agentId, d, "delete");
+  else if (isServed(d)) tell(b, agentId, d, "save");
+}

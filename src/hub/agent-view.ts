@@ -1,0 +1,110 @@
+import type { AgentRegistry } from "./agent-registry.js";
+import type { AgentSession } from "./agent-session.js";
+import type { ZoneLoad } from "./placement.js";
+
+/**
+ * The connected agents as one engine batch sees them: the registry plus the batch's joins and
+ * leaves, with caching loads that follow the batch's role changes. Nothing reaches the registry
+ * until `commit`, so a batch whose transaction fails leaves it untouched.
+ */
+export interface AgentView {
+  /** The agent's current session (joined in this batch or before), if it is connected. */
+  session(agentId: string): AgentSession | undefined;
+  /** The zone of a connected agent. */
+  zoneOf(agentId: string): string | undefined;
+  /** The agents of a zone, sorted by id. */
+  agentsIn(zone: string): readonly string[];
+  /** Every zone with agents, with its load. */
+  zoneLoads(): ZoneLoad[];
+  /** Caching roles the agent holds, with this batch's changes. */
+  load(agentId: string): number;
+  adjustLoad(agentId: string, delta: number): void;
+  /** The session becomes the agent's current one; `load` is what it holds already. */
+  join(session: AgentSession, load: number): void;
+  leave(agentId: string): void;
+  /** Ids of every connected agent. */
+  agentIds(): string[];
+  /** Applies joins, leaves and loads to the registry. Returns the sessions that joins replaced. */
+  commit(): AgentSession[];
+}
+
+/** A view over the registry for one batch. */
+export function createAgentView(registry: AgentRegistry): AgentView {
+  const joined = new Map<string, AgentSession>();
+  const left = new Set<string>();
+  const loads = new Map<string, number>();
+  // Zone membership and per-zone caching sums, built on first use and kept up to date by
+  // adjustLoad, so that choosing a zone costs O(zones) and not O(agents) per account.
+  let zoneMembers: Map<string, string[]> | undefined;
+  let zoneCaching: Map<string, number> | undefined;
+
+  const session = (agentId: string): AgentSession | undefined => joined.get(agentId) ?? (left.has(agentId) ? undefined : registry.get(agentId));
+  const load = (agentId: string): number => loads.get(agentId) ?? session(agentId)?.caching ?? 0;
+  const members = (): Map<string, string[]> => {
+    if (zoneMembers !== undefined) return zoneMembers;
+    const zones = new Map<string, string[]>();
+    const add = (s: AgentSession) => {
+      const list = zones.get(s.zoneId) ?? [];
+      list.push(s.agentId);
+      zones.set(s.zoneId, list);
+    };
+    for (const s of registry.sessions()) if (!left.has(s.agentId) && !joined.has(s.agentId)) add(s);
+    for (const s of joined.values()) add(s);
+    zoneCaching = new Map();
+    for (const [zone, list] of zones) {
+      list.sort();
+      let caching = 0;
+      for (const id of list) caching += load(id);
+      zoneCaching.set(zone, caching);
+    }
+    return (zoneMembers = zones);
+  };
+  const invalidate = () => {
+    zoneMembers = undefined;
+    zoneCaching = undefined;
+  };
+
+  return {
+    session,
+    zoneOf: (agentId) => session(agentId)?.zoneId,
+    agentsIn: (zone) => members().get(zone) ?? [],
+    zoneLoads() {
+      const result: ZoneLoad[] = [];
+      for (const [zone, ids] of members()) result.push({ zone, agents: ids.length, caching: zoneCaching?.get(zone) ?? 0 });
+      return result;
+    },
+    load,
+    adjustLoad(agentId, delta) {
+      loads.set(agentId, load(agentId) + delta);
+      const zone = session(agentId)?.zoneId;
+      if (zone !== undefined && zoneCaching?.has(zone) === true) zoneCaching.set(zone, (zoneCaching.get(zone) ?? 0) + delta);
+    },
+    join(s, initialLoad) {
+      left.delete(s.agentId);
+      joined.set(s.agentId, s);
+      loads.set(s.agentId, initialLoad);
+      invalidate();
+    },
+    leave(agentId) {
+      joined.delete(agentId);
+      left.add(agentId);
+      loads.delete(agentId);
+      invalidate();
+    },
+    agentIds: () => [...members().values()].flat(),
+    commit() {
+      const replaced: AgentSession[] = [];
+      for (const agentId of left) registry.remove(agentId);
+      for (const s of joined.values()) {
+        const before = registry.get(s.agentId);
+        if (before !== undefined && before !== s) replaced.push(before);
+        registry.put(s);
+      }
+      for (const [agentId, value] of loads) {
+        const s = registry.get(agentId);
+        if (s !== undefined) s.caching = value;
+      }
+      return replaced;
+    },
+  };
+}

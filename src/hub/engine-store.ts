@@ -1,0 +1,272 @@
+import { asc, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../store/database.js";
+import { accounts } from "../store/schema.js";
+import { STATIC_SOURCE, State, type StoredAccount } from "./account-draft.js";
+
+/**
+ * The engine's statements. Every list travels as one jsonb parameter, so a batch of thousands of
+ * agents or accounts is a handful of statements, whatever its size, and stays far below
+ * PostgreSQL's limit of bind parameters. Same SQL on PGlite and PostgreSQL.
+ */
+
+async function rowsOf<T extends Record<string, unknown>>(executor: Db, query: SQL): Promise<T[]> {
+  const result: unknown = await executor.execute(query);
+  if (Array.isArray(result)) return result as T[];
+  return (result as { rows: T[] }).rows;
+}
+
+function jsonList(values: readonly unknown[]): SQL {
+  return sql`${JSON.stringify(values)}::jsonb`;
+}
+
+function textIn(values: readonly string[]): SQL {
+  return sql`(SELECT jsonb_array_elements_text(${jsonList(values)}))`;
+}
+
+/** A static account to create if its name is free. */
+export interface NewStaticAccount {
+  name: string;
+  zoneId: string | null;
+  definition: Record<string, unknown>;
+}
+
+/** A holder row as the engine writes it. */
+export interface HolderRow {
+  account: string;
+  agentId: string;
+  caching: boolean;
+}
+
+/** What the engine writes back for an account it changed. */
+export interface AccountWrite {
+  name: string;
+  status: string;
+  message: string;
+  failedCount: number;
+  /** Static accounts only: the definition and zone from the agents' configuration. */
+  definition?: Record<string, unknown>;
+  zoneId?: string | null;
+}
+
+/** A connected agent's row in kubesvc_agents. */
+export interface AgentRow {
+  agentId: string;
+  zoneId: string;
+  version: string;
+  labels: Record<string, string>;
+}
+
+/** The engine's queries, bound to a transaction. */
+export interface EngineStore {
+  /** Creates static accounts whose names are free; a taken name is left alone (the caller rejects it). */
+  insertStatic(rows: readonly NewStaticAccount[]): Promise<void>;
+  /** Locks and reads the named accounts, in name order so that concurrent batches cannot deadlock. */
+  lockAccounts(names: readonly string[]): Promise<StoredAccount[]>;
+  /** Holders of the named accounts: account → agent → caching. */
+  holdersOf(names: readonly string[]): Promise<Map<string, Map<string, boolean>>>;
+  /** Accounts held by the given agents: agent → account names. */
+  heldBy(agentIds: readonly string[]): Promise<Map<string, string[]>>;
+  /** The stored zone and hub of agents, from kubesvc_agents. */
+  agentRows(agentIds: readonly string[]): Promise<Map<string, { zoneId: string; hubId: string }>>;
+  /** ORPHANED hub-stored accounts that agents of these zones may serve (pinned to one of them, or unpinned). */
+  orphansFor(zones: readonly string[]): Promise<string[]>;
+  /** Served accounts that the given agents hold. */
+  servedBy(agentIds: readonly string[]): Promise<string[]>;
+  /** Accounts that should have holders or are being changed, but have no holder at all. */
+  unheld(): Promise<string[]>;
+  writeAccounts(rows: readonly AccountWrite[]): Promise<void>;
+  deleteAccounts(names: readonly string[]): Promise<void>;
+  upsertHolders(rows: readonly HolderRow[]): Promise<void>;
+  deleteHolders(rows: readonly { account: string; agentId: string }[]): Promise<void>;
+  /** Rows of these agents now belong to this hub (an agent reconnected here). */
+  takeOver(agentIds: readonly string[]): Promise<void>;
+  upsertAgents(rows: readonly AgentRow[]): Promise<void>;
+  /** Removes agents' rows, but only those of the given hub (a newer hub may own them already). */
+  deleteAgents(rows: readonly { agentId: string; hubId: string }[]): Promise<void>;
+}
+
+/** Binds the engine's statements to `tx` for this hub. */
+export function createEngineStore(tx: Db, hubId: string): EngineStore {
+  return {
+    async insertStatic(rows) {
+      if (rows.length === 0) return;
+      const records = rows.map((r) => ({ name: r.name, zone_id: r.zoneId, definition: r.definition }));
+      await tx.execute(sql`
+        INSERT INTO kubesvc_accounts (name, source, origin, type, status, zone_id, definition)
+        SELECT r.name, ${STATIC_SOURCE}, 'static', 'kubernetes', ${State.ACTIVE}, r.zone_id, r.definition
+        FROM jsonb_to_recordset(${jsonList(records)}) AS r(name text, zone_id text, definition jsonb)
+        ON CONFLICT (name) DO NOTHING`);
+    },
+
+    async lockAccounts(names) {
+      if (names.length === 0) return [];
+      const rows = await tx
+        .select({
+          name: accounts.name,
+          source: accounts.source,
+          status: accounts.status,
+          zoneId: accounts.zoneId,
+          definition: accounts.definition,
+          agentDefinition: accounts.agentDefinition,
+          lastAssignmentMsg: accounts.lastAssignmentMsg,
+          failedCount: accounts.failedCount,
+        })
+        .from(accounts)
+        .where(sql`${accounts.name} IN ${textIn(names)}`)
+        .orderBy(asc(accounts.name))
+        .for("update");
+      return rows;
+    },
+
+    async holdersOf(names) {
+      const result = new Map<string, Map<string, boolean>>();
+      if (names.length === 0) return result;
+      // caching as 0/1: both drivers return integers the same way, booleans not necessarily.
+      const rows = await rowsOf<{ account_name: string; agent_id: string; caching: number }>(
+        tx,
+        sql`SELECT account_name, agent_id, caching::int AS caching FROM kubesvc_assignments WHERE account_name IN ${textIn(names)}`,
+      );
+      for (const r of rows) {
+        let holders = result.get(r.account_name);
+        if (holders === undefined) result.set(r.account_name, (holders = new Map()));
+        holders.set(r.agent_id, Number(r.caching) === 1);
+      }
+      return result;
+    },
+
+    async heldBy(agentIds) {
+      const result = new Map<string, string[]>();
+      if (agentIds.length === 0) return result;
+      const rows = await rowsOf<{ account_name: string; agent_id: string }>(
+        tx,
+        sql`SELECT account_name, agent_id FROM kubesvc_assignments WHERE agent_id IN ${textIn(agentIds)}`,
+      );
+      for (const r of rows) {
+        const list = result.get(r.agent_id) ?? [];
+        list.push(r.account_name);
+        result.set(r.agent_id, list);
+      }
+      return result;
+    },
+
+    async agentRows(agentIds) {
+      const result = new Map<string, { zoneId: string; hubId: string }>();
+      if (agentIds.length === 0) return result;
+      const rows = await rowsOf<{ agent_id: string; zone_id: string; hub_id: string }>(
+        tx,
+        sql`SELECT agent_id, zone_id, hub_id FROM kubesvc_agents WHERE agent_id IN ${textIn(agentIds)}`,
+      );
+      for (const r of rows) result.set(r.agent_id, { zoneId: r.zone_id, hubId: r.hub_id });
+      return result;
+    },
+
+    async orphansFor(zones) {
+      if (zones.length === 0) return [];
+      const rows = await rowsOf<{ name: string }>(
+        tx,
+        sql`SELECT name FROM kubesvc_accounts
+            WHERE status = ${State.ORPHANED} AND source <> ${STATIC_SOURCE}
+              AND (zone_id IS NULL OR zone_id = '' OR zone_id IN ${textIn(zones)})`,
+      );
+      return rows.map((r) => r.name);
+    },
+
+    async servedBy(agentIds) {
+      if (agentIds.length === 0) return [];
+      const rows = await rowsOf<{ name: string }>(
+        tx,
+        sql`SELECT DISTINCT s.account_name AS name FROM kubesvc_assignments s
+            JOIN kubesvc_accounts a ON a.name = s.account_name
+            WHERE s.agent_id IN ${textIn(agentIds)} AND a.status IN (${State.ACTIVE}, ${State.ACTIVATING})`,
+      );
+      return rows.map((r) => r.name);
+    },
+
+    async unheld() {
+      const rows = await rowsOf<{ name: string }>(
+        tx,
+        sql`SELECT a.name FROM kubesvc_accounts a
+            WHERE a.status IN (${State.ACTIVE}, ${State.ACTIVATING}, ${State.TO_DEACTIVATE}, ${State.DEACTIVATING}, ${State.DELETING})
+              AND NOT EXISTS (SELECT 1 FROM kubesvc_assignments s WHERE s.account_name = a.name)`,
+      );
+      return rows.map((r) => r.name);
+    },
+
+    async writeAccounts(rows) {
+      if (rows.length === 0) return;
+      const records = rows.map((r) => ({
+        name: r.name,
+        status: r.status,
+        message: r.message,
+        failed_count: r.failedCount,
+        definition: r.definition ?? null,
+        set_zone: r.zoneId !== undefined,
+        zone_id: r.zoneId ?? null,
+      }));
+      // version goes up with every write, so that the API's optimistic updates notice the engine.
+      await tx.execute(sql`
+        UPDATE kubesvc_accounts AS a SET
+          status = r.status,
+          last_assignment_msg = r.message,
+          failed_count = r.failed_count,
+          definition = COALESCE(r.definition, a.definition),
+          zone_id = CASE WHEN r.set_zone THEN r.zone_id ELSE a.zone_id END,
+          version = a.version + 1,
+          updated_at = now()
+        FROM jsonb_to_recordset(${jsonList(records)})
+          AS r(name text, status text, message text, failed_count integer, definition jsonb, set_zone boolean, zone_id text)
+        WHERE a.name = r.name`);
+    },
+
+    async deleteAccounts(names) {
+      if (names.length === 0) return;
+      await tx.execute(sql`DELETE FROM kubesvc_assignments WHERE account_name IN ${textIn(names)}`);
+      await tx.execute(sql`DELETE FROM kubesvc_accounts WHERE name IN ${textIn(names)}`);
+    },
+
+    async upsertHolders(rows) {
+      if (rows.length === 0) return;
+      const records = rows.map((r) => ({ account_name: r.account, agent_id: r.agentId, caching: r.caching }));
+      await tx.execute(sql`
+        INSERT INTO kubesvc_assignments (account_name, agent_id, hub_id, caching, reachable, assigned_at)
+        SELECT r.account_name, r.agent_id, ${hubId}, r.caching, true, now()
+        FROM jsonb_to_recordset(${jsonList(records)}) AS r(account_name text, agent_id text, caching boolean)
+        ON CONFLICT (account_name, agent_id) DO UPDATE SET caching = EXCLUDED.caching, hub_id = EXCLUDED.hub_id, reachable = true`);
+    },
+
+    async deleteHolders(rows) {
+      if (rows.length === 0) return;
+      const records = rows.map((r) => ({ account_name: r.account, agent_id: r.agentId }));
+      await tx.execute(sql`
+        DELETE FROM kubesvc_assignments AS s
+        USING jsonb_to_recordset(${jsonList(records)}) AS r(account_name text, agent_id text)
+        WHERE s.account_name = r.account_name AND s.agent_id = r.agent_id`);
+    },
+
+    async takeOver(agentIds) {
+      if (agentIds.length === 0) return;
+      await tx.execute(sql`UPDATE kubesvc_assignments SET hub_id = ${hubId} WHERE agent_id IN ${textIn(agentIds)} AND hub_id <> ${hubId}`);
+    },
+
+    async upsertAgents(rows) {
+      if (rows.length === 0) return;
+      const records = rows.map((r) => ({ agent_id: r.agentId, zone_id: r.zoneId, version: r.version, labels: r.labels }));
+      await tx.execute(sql`
+        INSERT INTO kubesvc_agents (agent_id, zone_id, hub_id, connected_at, last_heartbeat, version, labels)
+        SELECT r.agent_id, r.zone_id, ${hubId}, now(), now(), r.version, r.labels
+        FROM jsonb_to_recordset(${jsonList(records)}) AS r(agent_id text, zone_id text, version text, labels jsonb)
+        ON CONFLICT (agent_id) DO UPDATE SET zone_id = EXCLUDED.zone_id, hub_id = EXCLUDED.hub_id,
+          connected_at = EXCLUDED.connected_at, last_heartbeat = EXCLUDED.last_heartbeat,
+          version = EXCLUDED.version, labels = EXCLUDED.labels`);
+    },
+
+    async deleteAgents(rows) {
+      if (rows.length === 0) return;
+      const records = rows.map((r) => ({ agent_id: r.agentId, hub_id: r.hubId }));
+      await tx.execute(sql`
+        DELETE FROM kubesvc_agents AS g
+        USING jsonb_to_recordset(${jsonList(records)}) AS r(agent_id text, hub_id text)
+        WHERE g.agent_id = r.agent_id AND g.hub_id = r.hub_id`);
+    },
+  };
+}

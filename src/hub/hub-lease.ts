@@ -1,0 +1,85 @@
+import { sql } from "drizzle-orm";
+import type { HubConfig } from "../config/config.js";
+import type { Logger } from "../log/logger.js";
+import type { Database } from "../store/database.js";
+import type { AccountEngine, ReleasedAgent } from "./account-engine.js";
+import type { Clock } from "./clock.js";
+import { formatDuration } from "./operator-messages.js";
+
+export interface HubLeaseDeps {
+  database: Database;
+  config: HubConfig;
+  logger: Logger;
+  hubId: string;
+  clock: Clock;
+  engine: AccountEngine;
+}
+
+/** This replica's row in `kubesvc_hubs`, and the release of replicas that stopped renewing theirs. */
+export interface HubLease {
+  /** Registers the replica and releases what dead replicas left behind. */
+  start(): Promise<void>;
+  /** Stops renewing and removes the replica's row (its agents are released by then). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Design section 11, as far as one replica needs it: the lease is renewed every
+ * `hub.heartbeatInterval`; agents and assignments of hubs whose lease ran out (a crashed
+ * process) are released through the engine, so that no account stays with an agent nobody
+ * holds a stream to. An agent that reconnects first is simply taken over.
+ */
+export function createHubLease(deps: HubLeaseDeps): HubLease {
+  const { database, config, logger, hubId, clock, engine } = deps;
+  const ttlMs = config.hub.leaseTtlMs;
+  let stopTimer: (() => void) | undefined;
+  let renewing: Promise<void> | undefined;
+
+  async function renew(): Promise<void> {
+    await database.db.execute(sql`
+      INSERT INTO kubesvc_hubs (hub_id, address, started_at, last_heartbeat) VALUES (${hubId}, '', now(), now())
+      ON CONFLICT (hub_id) DO UPDATE SET last_heartbeat = now()`);
+  }
+
+  async function releaseDeadHubs(): Promise<void> {
+    const live = sql`SELECT 1 FROM kubesvc_hubs h WHERE h.hub_id = x.hub_id AND h.last_heartbeat >= now() - ${ttlMs} * interval '1 millisecond'`;
+    const agents = await database.rows<{ agent_id: string; zone_id: string; hub_id: string }>(sql`
+      SELECT x.agent_id, COALESCE(g.zone_id, '') AS zone_id, x.hub_id FROM (
+        SELECT agent_id, hub_id FROM kubesvc_agents WHERE hub_id <> ${hubId}
+        UNION SELECT agent_id, hub_id FROM kubesvc_assignments WHERE hub_id <> ${hubId}
+      ) x LEFT JOIN kubesvc_agents g ON g.agent_id = x.agent_id AND g.hub_id = x.hub_id
+      WHERE NOT EXISTS (${live})`);
+    if (agents.length > 0) {
+      const released: ReleasedAgent[] = agents.map((a) => ({ agentId: a.agent_id, zoneId: a.zone_id, hubId: a.hub_id }));
+      const hubs = [...new Set(released.map((a) => a.hubId))];
+      logger.warn({ hubs, agents: released.length }, "releasing the agents of hub replicas whose lease ran out");
+      await engine.release(released, `was connected to a hub replica that stopped renewing its lease for ${formatDuration(ttlMs)}`);
+    }
+    await database.db.execute(sql`DELETE FROM kubesvc_hubs WHERE hub_id <> ${hubId} AND last_heartbeat < now() - ${ttlMs} * interval '1 millisecond'`);
+  }
+
+  async function beat(): Promise<void> {
+    try {
+      await renew();
+      await releaseDeadHubs();
+    } catch (err) {
+      logger.error({ err }, "hub lease renewal failed");
+    }
+  }
+
+  return {
+    async start() {
+      await renew();
+      await releaseDeadHubs();
+      stopTimer = clock.every(config.hub.heartbeatIntervalMs, () => {
+        renewing ??= beat().finally(() => (renewing = undefined));
+      });
+    },
+    async stop() {
+      stopTimer?.();
+      stopTimer = undefined;
+      await renewing;
+      await database.db.execute(sql`DELETE FROM kubesvc_hubs WHERE hub_id = ${hubId}`);
+    },
+  };
+}
