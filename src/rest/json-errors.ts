@@ -12,6 +12,13 @@ type OutgoingDetail = NonNullable<ConstructorParameters<typeof ConnectError>[3]>
  */
 export class RestError extends ConnectError {
   override name = "RestError";
+  /**
+   * ConnectError's own `instanceof` accepts any ConnectError-like value, which would make every
+   * handler error look like a RestError; only a real one carries an HTTP status.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(RestError, value);
+  }
   constructor(
     readonly httpStatus: number,
     code: Code,
