@@ -11,9 +11,9 @@ type OutgoingDetail = NonNullable<ConstructorParameters<typeof ConnectError>[3]>
  * 413, 415) have HTTP statuses that no Connect code maps to, so the status travels with it.
  */
 export class RestError extends ConnectError {
-  override name = "RestError";
+  // The name stays "ConnectError": ConnectError's own `instanceof` recognises subclasses by it.
   /**
-   * ConnectError's own `instanceof` accepts any ConnectError-like value, which would make every
+   * ConnectError's `instanceof` accepts any ConnectError-like value, which would make every
    * handler error look like a RestError; only a real one carries an HTTP status.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
