@@ -1,11 +1,15 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { startApp } from "../server/app.js";
+import { seedClouddriverCommand, UsageError } from "./seed-command.js";
 
 const USAGE = `usage: agent-hub <command> [options]
 
 commands:
   serve [--config FILE]   run the hub (PGlite in ./data unless DATABASE_URL is set)
+  seed-clouddriver --name NAME [--type kubernetes] [--body JSON] [--config FILE]
+                          put an account into Clouddriver's accounts table (try-outs;
+                          on the embedded database, run it while the hub is stopped)
 `;
 
 async function serve(args: string[]): Promise<void> {
@@ -35,6 +39,8 @@ async function main(argv: string[]): Promise<void> {
     case "serve":
     case undefined:
       return serve(rest);
+    case "seed-clouddriver":
+      return seedClouddriverCommand(rest);
     case "help":
     case "--help":
     case "-h":
@@ -47,7 +53,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError || (err instanceof TypeError && "code" in err)) {
+  if (err instanceof ConfigError || err instanceof UsageError || (err instanceof TypeError && "code" in err)) {
     process.stderr.write(`agent-hub: ${err.message}\n`);
   } else {
     process.stderr.write(`agent-hub: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
