@@ -423,8 +423,11 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     }
 
     for (const s of c.turnedAway) s.close("the hub is shutting down", new ConnectError("the hub is shutting down; reconnect", Code.Unavailable));
+    const now = clock.now();
     for (const s of c.joined) {
       s.staticAccounts = undefined;
+      // Heartbeats are due from welcome on, not from hello: a slow batch must not count against the agent.
+      s.lastSeen = now;
       if (registry.get(s.agentId) === s) s.send(welcome(hubId, config.heartbeat.intervalMs, c.rejected.get(s.agentId) ?? []));
     }
     for (const [agentId, intents] of c.batch.intents) {
