@@ -122,21 +122,33 @@ export function createRestTranscoder(options: RestTranscoderOptions): { handle: 
     sendResponse(req, res, status, headers, text, false);
   }
 
+  const answerError = (req: NodeRequest, res: NodeResponse, error: unknown): void => {
+    if (error instanceof ConnectError) {
+      // 413 stops reading mid-body: close the exchange so the rest is not read either.
+      fail(req, res, error, error instanceof RestError && error.httpStatus === 413);
+      return;
+    }
+    // Never the error's own message to the client: it may describe internals. Never the
+    // request body in the log: it may hold kubeconfig contents or tokens.
+    logger.error({ err: error, method: req.method, path: pathOf(req) }, "REST request failed");
+    fail(req, res, new ConnectError("internal error", Code.Internal), false);
+  };
+
   return {
     handle(req, res) {
-      serve(req, res).catch((error: unknown) => {
-        if (error instanceof ConnectError) {
-          // 413 stops reading mid-body: close the exchange so the rest is not read either.
-          fail(req, res, error, error instanceof RestError && error.httpStatus === 413);
-          return;
-        }
-        // Never the error's own message to the client: it may describe internals. Never the
-        // request body in the log: it may hold kubeconfig contents or tokens.
-        logger.error({ err: error, method: req.method, path: (req.url ?? "").split("?", 1)[0] }, "REST request failed");
-        fail(req, res, new ConnectError("internal error", Code.Internal), false);
-      });
+      serve(req, res)
+        .catch((error: unknown) => answerError(req, res, error))
+        .catch((error: unknown) => {
+          // Even the error answer failed: end the exchange rather than leave the client hanging.
+          logger.error({ err: error, method: req.method, path: pathOf(req) }, "REST error answer failed");
+          res.destroy();
+        });
     },
   };
+}
+
+function pathOf(req: NodeRequest): string {
+  return (req.url ?? "").split("?", 1)[0]!;
 }
 
 /** A registry of every type the services' files (and what they import) define, for Any and error details. */
