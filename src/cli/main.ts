@@ -1,12 +1,14 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { startApp } from "../server/app.js";
+import { runSimCommand } from "../sim/cli.js";
 import { seedClouddriverCommand, UsageError } from "./seed-command.js";
 
 const USAGE = `usage: agent-hub <command> [options]
 
 commands:
   serve [--config FILE]   run the hub (PGlite in ./data unless DATABASE_URL is set)
+  sim [options]           load-test a hub on this machine with simulated agents (sim --help)
   seed-clouddriver --name NAME [--type kubernetes] [--body JSON] [--config FILE]
                           put an account into Clouddriver's accounts table (try-outs;
                           on the embedded database, run it while the hub is stopped)
@@ -39,6 +41,9 @@ async function main(argv: string[]): Promise<void> {
     case "serve":
     case undefined:
       return serve(rest);
+    case "sim":
+      process.exitCode = await runSimCommand(rest);
+      return;
     case "seed-clouddriver":
       return seedClouddriverCommand(rest);
     case "help":

@@ -24,6 +24,8 @@ export interface FleetOptions {
   /** Worker processes; 0 runs the agents in this process (tests, small runs). */
   workers: number;
   pool: Omit<AgentPoolOptions, "first" | "count">;
+  /** A worker's agents begin dialing (after its process has started). */
+  onDialing(at: number): void;
   onEvents(batch: EventBatch): void;
   onFailure(message: string): void;
 }
@@ -70,6 +72,7 @@ export function startFleet(options: FleetOptions): WorkerFleet {
   let stopping = false;
   const onMessage = (m: FromWorker) => {
     if (m.type === "events") options.onEvents(m.batch);
+    else if (m.type === "dialing") options.onDialing(m.at);
     else if (m.type === "failed") options.onFailure(m.message);
     else {
       const resolve = pending.get(m.id);

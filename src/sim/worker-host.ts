@@ -32,6 +32,7 @@ export function createWorkerHost(send: (message: FromWorker) => void, onStopped:
         case "start":
           pool = createAgentPool(message.pool, wallNow);
           flusher = setInterval(flush, FLUSH_MS);
+          send({ type: "dialing", at: wallNow() });
           pool.start();
           return;
         case "kill":

@@ -12,6 +12,7 @@ export type ToWorker =
 
 /** Worker → coordinator. */
 export type FromWorker =
+  | { type: "dialing"; at: number }
   | { type: "events"; batch: EventBatch }
   | { type: "killed"; id: number; killed: KilledAgent[] }
   | { type: "opsDone"; id: number; result: LoadResult }

@@ -1,0 +1,95 @@
+import type { LatencySummary } from "./histogram.js";
+
+/** Resource use of a local hub at a moment of the run. */
+export interface HubResources {
+  rssBytes: number;
+  /** CPU time used during the phase, and as a share of one core. */
+  cpuMs: number;
+  cpuPercent: number;
+}
+
+/** The report of one simulation run; `--json` writes exactly this. */
+export interface SimReport {
+  startedAt: string;
+  options: Record<string, unknown>;
+  hub: { local: boolean; url: string; agentUrl: string };
+  connect: {
+    agents: number;
+    connected: number;
+    /** From the first worker dialing to the last agent's first welcome. */
+    allConnectedMs: number | undefined;
+    latency: LatencySummary;
+  };
+  activation: {
+    accounts: number;
+    createMs: number;
+    /** From the first PATCH to every account ACTIVE in GET /armory/accounts (polled). */
+    allActiveMs: number | undefined;
+    /** From the first PATCH to the last account's caching holder being told (agent side). */
+    allCachingMs: number | undefined;
+    byStatus: Record<string, number>;
+  };
+  operations: {
+    sent: number;
+    ok: number;
+    /** Successful operations per second over the phase. */
+    throughput: number;
+    latency: LatencySummary;
+    /** Operations the agents answered (includes answers that arrived after a client gave up). */
+    servedByAgents: number;
+    churned: number;
+    reconnects: number;
+  };
+  failover: {
+    killed: string[];
+    /** Accounts the killed agents cached at the moment they died. */
+    accounts: number;
+    /** Accounts that got a new caching holder among the surviving agents. */
+    failedOver: number;
+    /** Kill → SaveAccounts(caching=true) received by a surviving agent. */
+    latency: LatencySummary;
+    /** Accounts checked over REST afterwards, and how many show a live caching holder. */
+    restChecked: number;
+    restConfirmed: number;
+  };
+  /** Errors by kind: `stream:<code>` from agents, `http:<status>`/`outcome:<x>` from operations, REST phases by name. */
+  errors: Record<string, number>;
+  /** Local hub only. */
+  resources:
+    | {
+        afterConnect: HubResources;
+        afterActivation: HubResources;
+        afterOperations: HubResources;
+        peakRssBytes: number;
+      }
+    | undefined;
+}
+
+const ms = (x: number | undefined) => (x === undefined ? "—" : x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : `${x.toFixed(x < 10 ? 2 : 0)} ms`);
+const mib = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
+const lat = (l: LatencySummary) => `p50 ${ms(l.p50)} · p95 ${ms(l.p95)} · p99 ${ms(l.p99)} · max ${ms(l.max)} (n=${l.count})`;
+
+/** The report as a few aligned lines for a terminal. */
+export function formatReport(r: SimReport): string {
+  const rows: [string, string][] = [
+    ["hub", `${r.hub.local ? "local" : "remote"} ${r.hub.url} (agents → ${r.hub.agentUrl})`],
+    ["agents connected", `${r.connect.connected}/${r.connect.agents} in ${ms(r.connect.allConnectedMs)}; dial→welcome ${lat(r.connect.latency)}`],
+    ["accounts created", `${r.activation.accounts} in ${ms(r.activation.createMs)}`],
+    ["all ACTIVE", `${ms(r.activation.allActiveMs)} (REST); caching holders told in ${ms(r.activation.allCachingMs)}`],
+    ["statuses", Object.entries(r.activation.byStatus).map(([s, n]) => `${s} ${n}`).join(", ") || "—"],
+    ["operations", `${r.operations.ok}/${r.operations.sent} ok, ${r.operations.throughput.toFixed(0)}/s; ${lat(r.operations.latency)}`],
+    ["churn", `${r.operations.churned} agents bounced, ${r.operations.reconnects} redials`],
+    [
+      "failover",
+      `${r.failover.killed.length} killed, ${r.failover.failedOver}/${r.failover.accounts} accounts re-cached; ${lat(r.failover.latency)}; REST ${r.failover.restConfirmed}/${r.failover.restChecked} confirmed`,
+    ],
+    ["errors", Object.entries(r.errors).map(([k, n]) => `${k} ${n}`).join(", ") || "none"],
+  ];
+  if (r.resources !== undefined) {
+    const res = r.resources;
+    const fmt = (h: HubResources) => `RSS ${mib(h.rssBytes)}, CPU ${h.cpuPercent.toFixed(0)}%`;
+    rows.push(["hub resources", `connected: ${fmt(res.afterConnect)}; activated: ${fmt(res.afterActivation)}; operations: ${fmt(res.afterOperations)}; peak RSS ${mib(res.peakRssBytes)}`]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n");
+}

@@ -1,0 +1,355 @@
+import { sleep, wallNow } from "./clock.js";
+import { createEventTracker } from "./event-tracker.js";
+import { createHistogram, summarize } from "./histogram.js";
+import { createHubApi, type AccountJson, type HubApi } from "./hub-api.js";
+import { startLocalHub } from "./local-hub.js";
+import type { SimOptions } from "./options.js";
+import { defaultOperationPayload } from "./ops-driver.js";
+import { sampleProc, type ProcSampler } from "./proc-stats.js";
+import type { Progress } from "./progress.js";
+import type { HubResources, SimReport } from "./report.js";
+import { agentSpec, dynamicAccountDefinition, dynamicAccountName, type TopologySpec } from "./topology.js";
+import { startFleet, type WorkerFleet } from "./worker-fleet.js";
+
+/** What a run needs from its surroundings. */
+export interface SimulationDeps {
+  progress: Progress;
+}
+
+/** A simulator worker or the hub failed; the run cannot go on. */
+export class SimulationFailure extends Error {
+  override name = "SimulationFailure";
+}
+
+/** Agents a worker process dials at once, at most (the hub's listen backlog is 511). */
+const DIAL_CONCURRENCY = 200;
+/** REST requests in flight while creating and activating accounts. */
+const REST_PARALLEL = 4;
+/** Accounts the failover phase re-reads over REST to confirm what the agents saw. */
+const REST_CHECK_SAMPLE = 200;
+
+/** Runs `task` over `items` with at most `parallel` at once. */
+async function inParallel<T>(items: T[], parallel: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, items.length) }, async () => {
+      while (next < items.length) await task(items[next++]!);
+    }),
+  );
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+}
+
+/** Measures resource use of a local hub between marks. */
+function resourceMeter(sampler: ProcSampler | undefined) {
+  let lastCpu = sampler?.current()?.cpuMs ?? 0;
+  let lastAt = wallNow();
+  return (): HubResources => {
+    const s = sampler?.current();
+    const now = wallNow();
+    const cpuMs = s === undefined ? 0 : s.cpuMs - lastCpu;
+    const out = { rssBytes: s?.rssBytes ?? 0, cpuMs, cpuPercent: now > lastAt ? (cpuMs * 100) / (now - lastAt) : 0 };
+    lastCpu = s?.cpuMs ?? lastCpu;
+    lastAt = now;
+    return out;
+  };
+}
+
+/**
+ * Runs one simulation: connect the agents, create and activate the accounts, run operations
+ * (with churn), kill agents and time the failover, and report. Cleans up everything it started.
+ */
+export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Promise<SimReport> {
+  const { progress } = deps;
+  const startedAt = new Date().toISOString();
+  const local = opts.hub === "local" ? await startLocalHub({ overrides: opts.hubConfig, logFile: opts.hubLog }) : undefined;
+  const url = local?.url ?? (opts.hub as { url: string }).url;
+  const agentUrl = local?.agentUrl ?? (opts.hub as { agentUrl: string }).agentUrl;
+  const sampler = local === undefined ? undefined : sampleProc(local.pid);
+  const api = createHubApi(url);
+  const tracker = createEventTracker();
+  const errors: Record<string, number> = {};
+  const countError = (kind: string, n = 1) => (errors[kind] = (errors[kind] ?? 0) + n);
+  let failure: string | undefined;
+  const topology: TopologySpec = {
+    agents: opts.agents,
+    zones: opts.zones,
+    staticPerZone: opts.staticPerZone,
+    dynamicAccounts: opts.accounts,
+    unpinnedFraction: opts.unpinnedFraction,
+    prefix: opts.prefix,
+  };
+
+  /** Polls `done` every 100 ms until it holds (true) or the phase times out (false). */
+  const waitFor = async (done: () => boolean, tick: () => void, timeoutMs = opts.phaseTimeoutMs): Promise<boolean> => {
+    const deadline = wallNow() + timeoutMs;
+    for (;;) {
+      if (failure !== undefined) throw new SimulationFailure(failure);
+      tick();
+      if (done()) return true;
+      if (wallNow() >= deadline) return false;
+      await sleep(100);
+    }
+  };
+
+  try {
+    const meter = resourceMeter(sampler);
+    // Connect time counts from the first worker dialing, not from forking (tsx start-up).
+    let connectStart = Number.POSITIVE_INFINITY;
+    const fleet = startFleet({
+      workers: opts.workers,
+      pool: {
+        target: agentUrl,
+        topology,
+        reach: opts.reach,
+        opLatencyMs: opts.opLatencyMs,
+        heartbeatMs: opts.heartbeatMs,
+        reconnectDelayMs: 1_000,
+        dialConcurrency: DIAL_CONCURRENCY,
+      },
+      onDialing: (at) => (connectStart = Math.min(connectStart, at)),
+      onEvents: (batch) => tracker.add(batch),
+      onFailure: (message) => (failure ??= message),
+    });
+    try {
+      // 1. Connect.
+      const connectPhase = progress.phase("connect", opts.agents);
+      const allConnected = await waitFor(
+        () => tracker.welcomedAgents() >= opts.agents,
+        () => connectPhase.update(tracker.welcomedAgents()),
+      );
+      const allConnectedMs = allConnected ? tracker.lastFirstWelcomeAt() - connectStart : undefined;
+      connectPhase.done(`${tracker.welcomedAgents()}/${opts.agents} agents in ${((tracker.lastFirstWelcomeAt() - connectStart) / 1000).toFixed(1)} s`);
+      const afterConnect = meter();
+
+      // 2. Create and activate.
+      const activation = await activate(opts, topology, api, progress, tracker, waitFor, countError);
+      const afterActivation = meter();
+
+      // 3. Operations and churn.
+      const operations = await operate(opts, topology, fleet, url, activation.activeNames, progress, tracker, waitFor, countError);
+      const afterOperations = meter();
+
+      // 4. Failover.
+      const failover = await failOver(opts, topology, fleet, api, progress, tracker, waitFor, countError);
+
+      for (const [k, n] of Object.entries(tracker.errors())) countError(k, n);
+      return {
+        startedAt,
+        options: { ...opts, hub: opts.hub === "local" ? "local" : opts.hub.url },
+        hub: { local: local !== undefined, url, agentUrl },
+        connect: {
+          agents: opts.agents,
+          connected: tracker.welcomedAgents(),
+          allConnectedMs,
+          latency: summarize(tracker.firstConnectLatency()),
+        },
+        activation: {
+          accounts: opts.accounts,
+          createMs: activation.createMs,
+          allActiveMs: activation.allActiveMs,
+          allCachingMs: activation.allCachingMs,
+          byStatus: activation.byStatus,
+        },
+        operations,
+        failover,
+        errors,
+        resources: sampler === undefined ? undefined : { afterConnect, afterActivation, afterOperations, peakRssBytes: sampler.peakRssBytes() },
+      };
+    } finally {
+      await fleet.stop();
+    }
+  } finally {
+    api.close();
+    sampler?.stop();
+    await local?.stop();
+  }
+}
+
+type WaitFor = (done: () => boolean, tick: () => void, timeoutMs?: number) => Promise<boolean>;
+type CountError = (kind: string, n?: number) => void;
+
+async function activate(
+  opts: SimOptions,
+  topology: TopologySpec,
+  api: HubApi,
+  progress: Progress,
+  tracker: ReturnType<typeof createEventTracker>,
+  waitFor: WaitFor,
+  countError: CountError,
+) {
+  const names = Array.from({ length: opts.accounts }, (_, k) => dynamicAccountName(topology, k));
+  const createPhase = progress.phase("create", opts.accounts);
+  const createStart = wallNow();
+  let created = 0;
+  await inParallel(chunks([...names.keys()], opts.batch), REST_PARALLEL, async (ks) => {
+    const conflicts = await api.createAccounts(ks.map((k) => dynamicAccountDefinition(topology, k)));
+    if (conflicts.length > 0) countError("create:already-exists", conflicts.length);
+    created += ks.length;
+    createPhase.update(created);
+  });
+  const createMs = wallNow() - createStart;
+  createPhase.done(`${opts.accounts} accounts in ${(createMs / 1000).toFixed(1)} s`);
+
+  const activatePhase = progress.phase("activate", opts.accounts);
+  const activateStart = wallNow();
+  await inParallel(chunks(names, opts.batch), REST_PARALLEL, (batch) => api.setState(batch, "ACTIVE"));
+  const ours = (a: AccountJson) => a.name.startsWith(`${opts.prefix}dyn-`) || a.name.startsWith(`${opts.prefix}static-`);
+  let listed: AccountJson[] = [];
+  let active = 0;
+  let allActiveMs: number | undefined;
+  let polling: Promise<void> | undefined;
+  const poll = async () => {
+    try {
+      listed = (await api.listAll()).filter(ours);
+      active = listed.filter((a) => a.status === "ACTIVE" && a.name.startsWith(`${opts.prefix}dyn-`)).length;
+      if (active >= opts.accounts && allActiveMs === undefined) allActiveMs = wallNow() - activateStart;
+    } catch (err) {
+      countError(`list:${err instanceof Error ? err.name : "error"}`);
+    } finally {
+      polling = undefined;
+    }
+  };
+  // Polls back to back (each poll pages through the whole list), so the figure's granularity
+  // is one list pass; the agent-side figure below has none.
+  await waitFor(
+    () => allActiveMs !== undefined,
+    () => {
+      polling ??= poll();
+      activatePhase.update(active);
+    },
+  );
+  await polling;
+  const gains = names.map((n) => tracker.lastCachingGain(n)?.at);
+  const allCachingMs = gains.every((g) => g !== undefined) && gains.length > 0 ? Math.max(...(gains as number[])) - activateStart : undefined;
+  const byStatus: Record<string, number> = {};
+  for (const a of listed) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
+  activatePhase.done(allActiveMs === undefined ? `${active}/${opts.accounts} ACTIVE when the phase timed out` : `all ACTIVE after ${(allActiveMs / 1000).toFixed(2)} s`);
+  const activeNames = listed.filter((a) => a.status === "ACTIVE" && a.name.startsWith(`${opts.prefix}dyn-`)).map((a) => a.name);
+  return { createMs, allActiveMs, allCachingMs, byStatus, activeNames };
+}
+
+async function operate(
+  opts: SimOptions,
+  topology: TopologySpec,
+  fleet: WorkerFleet,
+  url: string,
+  accounts: string[],
+  progress: Progress,
+  tracker: ReturnType<typeof createEventTracker>,
+  waitFor: WaitFor,
+  countError: CountError,
+): Promise<SimReport["operations"]> {
+  const runOps = opts.opsRate > 0 && accounts.length > 0;
+  if (!runOps && opts.churnPerSec === 0) {
+    return { sent: 0, ok: 0, throughput: 0, latency: summarize(createHistogram()), servedByAgents: 0, churned: 0, reconnects: tracker.reconnects() };
+  }
+  const phase = progress.phase("operate", Math.round(opts.durationMs / 1000));
+  const start = wallNow();
+  const servedBefore = tracker.operationsServed();
+  let churned = 0;
+  const churn =
+    opts.churnPerSec > 0
+      ? setInterval(() => {
+          churned += 1;
+          fleet.bounce(agentSpec(topology, Math.floor(Math.random() * opts.agents)).agentId, opts.churnDowntimeMs);
+        }, 1000 / opts.churnPerSec)
+      : undefined;
+  const ticker = setInterval(() => phase.update(Math.round((wallNow() - start) / 1000), `served ${tracker.operationsServed() - servedBefore}`), 500);
+  try {
+    const result = runOps
+      ? await fleet.runOps({
+          restUrl: url,
+          accounts,
+          ratePerSec: opts.opsRate,
+          concurrency: opts.opsConcurrency,
+          durationMs: opts.durationMs,
+          kind: "deploy",
+          payload: defaultOperationPayload(),
+        })
+      : await sleep(opts.durationMs).then(() => undefined);
+    clearInterval(churn);
+    if (churned > 0) {
+      // Every bounced agent comes back on its own; wait for the redials before measuring failover.
+      await waitFor(() => tracker.welcomesSince(start) >= churned, () => {}, opts.churnDowntimeMs + opts.phaseTimeoutMs);
+    }
+    const latency = createHistogram(result?.latency);
+    for (const [k, n] of Object.entries(result?.errors ?? {})) countError(k, n);
+    const ok = result?.ok ?? 0;
+    const out = {
+      sent: result?.calls ?? 0,
+      ok,
+      throughput: result === undefined || result.elapsedMs === 0 ? 0 : (ok * 1000) / result.elapsedMs,
+      latency: summarize(latency),
+      servedByAgents: tracker.operationsServed() - servedBefore,
+      churned,
+      reconnects: tracker.reconnects(),
+    };
+    phase.done(`${out.ok}/${out.sent} operations ok, ${out.throughput.toFixed(0)}/s, p99 ${out.latency.p99} ms; ${churned} agents churned`);
+    return out;
+  } finally {
+    clearInterval(churn);
+    clearInterval(ticker);
+  }
+}
+
+/**
+ * Picks `k` agents that each leave another agent in their zone (agent i and i+zones share one),
+ * spread over the zones, so every account they cache can fail over inside its zone.
+ */
+export function pickVictims(topology: TopologySpec, k: number): number[] {
+  const candidates = Math.max(0, topology.agents - topology.zones);
+  const n = Math.min(k, candidates);
+  const step = candidates / Math.max(1, n);
+  return Array.from({ length: n }, (_, i) => Math.floor(i * step));
+}
+
+async function failOver(
+  opts: SimOptions,
+  topology: TopologySpec,
+  fleet: WorkerFleet,
+  api: HubApi,
+  progress: Progress,
+  tracker: ReturnType<typeof createEventTracker>,
+  waitFor: WaitFor,
+  countError: CountError,
+): Promise<SimReport["failover"]> {
+  const victims = pickVictims(topology, opts.kill).map((i) => agentSpec(topology, i).agentId);
+  if (victims.length === 0) return { killed: [], accounts: 0, failedOver: 0, latency: summarize(createHistogram()), restChecked: 0, restConfirmed: 0 };
+  const dead = new Set(victims);
+  const killed = await fleet.kill(victims);
+  const expected = new Map<string, number>();
+  for (const k of killed) for (const account of k.cached) expected.set(account, k.at);
+  const phase = progress.phase("failover", expected.size);
+  const movedAt = (account: string, killAt: number) => {
+    const g = tracker.lastCachingGain(account);
+    return g !== undefined && g.at > killAt && !dead.has(g.agentId) ? g.at : undefined;
+  };
+  const countMoved = () => [...expected].filter(([a, at]) => movedAt(a, at) !== undefined).length;
+  await waitFor(
+    () => countMoved() >= expected.size,
+    () => phase.update(countMoved()),
+  );
+  const latency = createHistogram();
+  for (const [a, at] of expected) {
+    const m = movedAt(a, at);
+    if (m !== undefined) latency.record(m - at);
+  }
+  // Confirm over REST what the agents saw: a live caching holder, none of the killed agents.
+  const sample = [...expected.keys()].slice(0, REST_CHECK_SAMPLE);
+  let confirmed = 0;
+  await inParallel(sample, 8, async (name) => {
+    try {
+      const a = await api.getAccount(name);
+      const caching = a?.agents.filter((h) => h.caching) ?? [];
+      if (caching.length === 1 && !dead.has(caching[0]!.agentId)) confirmed += 1;
+    } catch (err) {
+      countError(`get:${err instanceof Error ? err.name : "error"}`);
+    }
+  });
+  const summary = summarize(latency);
+  phase.done(`${latency.count()}/${expected.size} accounts re-cached after ${victims.length} kills; p99 ${summary.p99} ms; REST ${confirmed}/${sample.length}`);
+  return { killed: victims, accounts: expected.size, failedOver: latency.count(), latency: summary, restChecked: sample.length, restConfirmed: confirmed };
+}
