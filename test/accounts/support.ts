@@ -44,7 +44,7 @@ export async function call(hub: TestHub, method: string, path: string, body?: un
  * A request written byte for byte, as `curl --data-binary` with odd headers would send it:
  * fetch cannot send a body without Content-Type or with a Content-Length that lies.
  */
-export function rawRequest(hub: TestHub, method: string, path: string, headers: Record<string, string>, body: string): Promise<Answer> {
+export function rawRequest(hub: TestHub, method: string, path: string, headers: Record<string, string>, body: string | Buffer): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${hub.url}${path}`, { method, headers }, (res) => {
       const chunks: Buffer[] = [];
