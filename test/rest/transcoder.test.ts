@@ -53,6 +53,11 @@ describe.each([
       expect(lastCall().rpc).toBe("getSpecialItem");
     });
 
+    it("passes request headers to the handler", async () => {
+      const res = await ask({ path: "/v1/items/special", headers: { "x-tag": "from-header" } });
+      expect(res.json).toMatchObject({ name: "special", tags: ["from-header"] });
+    });
+
     it("does not let a single variable match across /", async () => {
       const res = await ask({ path: "/v1/items/a/b" });
       expect(res.status).toBe(404);

@@ -26,9 +26,10 @@ export function transcodingImpl(calls: Call[]): Partial<ServiceImpl<typeof Trans
       record("getItem", req);
       return item(req.name);
     },
-    getSpecialItem(req) {
+    getSpecialItem(req, ctx) {
       record("getSpecialItem", req);
-      return { name: "special" };
+      const tag = ctx.requestHeader.get("x-tag");
+      return { name: "special", tags: tag === null ? [] : [tag] };
     },
     getFile(req) {
       record("getFile", req);
