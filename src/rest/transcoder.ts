@@ -1,4 +1,4 @@
-import { create, createRegistry, isMessage, type DescFile, type DescService, type Message, type Registry } from "@bufbuild/protobuf";
+import { create, createRegistry, isMessage, type DescFile, type DescService, type JsonValue, type Message, type Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import { file_agenthub_v1_errors } from "../../gen/agenthub/v1/errors_pb.js";
 import type { Logger } from "../log/logger.js";
@@ -6,7 +6,7 @@ import type { NodeRequest, NodeResponse, RequestHandler } from "../server/listen
 import { readHttpRoutes, type HttpRoute } from "./http-rules.js";
 import { httpStatusKey, type HttpStatusSlot } from "./http-status.js";
 import { renderError, RestError } from "./json-errors.js";
-import { PathDecodeError, captureVariables, type TemplateMatch } from "./path-template.js";
+import { PathDecodeError, captureVariables, type CapturedVariable, type TemplateMatch } from "./path-template.js";
 import { parseJsonBody, readBody } from "./request-body.js";
 import { passableHeaders, requestHeaders, sendResponse } from "./node-http.js";
 import { buildRequestMessage } from "./request-message.js";
@@ -70,14 +70,14 @@ export function createRestTranscoder(options: RestTranscoderOptions): { handle: 
     if (typeof fn !== "function") {
       throw new ConnectError(`${method.parent.typeName}.${method.name} is not implemented`, Code.Unimplemented);
     }
-    let variables;
+    let variables: CapturedVariable[];
     try {
       variables = captureVariables(route.template, match);
     } catch (e) {
       if (e instanceof PathDecodeError) throw new RestError(400, Code.InvalidArgument, e.message);
       throw e;
     }
-    let body;
+    let body: JsonValue | undefined;
     if (route.body.kind !== "none") {
       const bytes = await readBody(req, maxBodyBytes);
       // An empty body leaves the field unset, so the handler can answer its own 400 for it.
