@@ -27,6 +27,7 @@ export interface SimReport {
     allActiveMs: number | undefined;
     /** From the first PATCH to the last account's caching holder being told (agent side). */
     allCachingMs: number | undefined;
+    /** Statuses of the dynamic accounts when the phase ended. */
     byStatus: Record<string, number>;
   };
   operations: {

@@ -14,6 +14,8 @@ import { startFleet, type WorkerFleet } from "./worker-fleet.js";
 /** What a run needs from its surroundings. */
 export interface SimulationDeps {
   progress: Progress;
+  /** Called after the last phase while the agents are still connected (tests read the hub here). */
+  beforeStop?: () => Promise<void>;
 }
 
 /** A simulator worker or the hub failed; the run cannot go on. */
@@ -135,6 +137,7 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
       // 4. Failover.
       const failover = await failOver(opts, topology, fleet, api, progress, tracker, waitFor, countError);
 
+      await deps.beforeStop?.();
       for (const [k, n] of Object.entries(tracker.errors())) countError(k, n);
       return {
         startedAt,
@@ -196,7 +199,7 @@ async function activate(
   const activatePhase = progress.phase("activate", opts.accounts);
   const activateStart = wallNow();
   await inParallel(chunks(names, opts.batch), REST_PARALLEL, (batch) => api.setState(batch, "ACTIVE"));
-  const ours = (a: AccountJson) => a.name.startsWith(`${opts.prefix}dyn-`) || a.name.startsWith(`${opts.prefix}static-`);
+  const ours = (a: AccountJson) => a.name.startsWith(`${opts.prefix}dyn-`);
   let listed: AccountJson[] = [];
   let active = 0;
   let allActiveMs: number | undefined;
@@ -204,7 +207,7 @@ async function activate(
   const poll = async () => {
     try {
       listed = (await api.listAll()).filter(ours);
-      active = listed.filter((a) => a.status === "ACTIVE" && a.name.startsWith(`${opts.prefix}dyn-`)).length;
+      active = listed.filter((a) => a.status === "ACTIVE").length;
       if (active >= opts.accounts && allActiveMs === undefined) allActiveMs = wallNow() - activateStart;
     } catch (err) {
       countError(`list:${err instanceof Error ? err.name : "error"}`);
@@ -227,7 +230,7 @@ async function activate(
   const byStatus: Record<string, number> = {};
   for (const a of listed) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
   activatePhase.done(allActiveMs === undefined ? `${active}/${opts.accounts} ACTIVE when the phase timed out` : `all ACTIVE after ${(allActiveMs / 1000).toFixed(2)} s`);
-  const activeNames = listed.filter((a) => a.status === "ACTIVE" && a.name.startsWith(`${opts.prefix}dyn-`)).map((a) => a.name);
+  const activeNames = listed.filter((a) => a.status === "ACTIVE").map((a) => a.name);
   return { createMs, allActiveMs, allCachingMs, byStatus, activeNames };
 }
 

@@ -44,7 +44,8 @@ export function agentSpec(spec: TopologySpec, i: number): AgentSpec {
   const zoneId = zoneName(spec, zone);
   const staticAccounts = Array.from({ length: spec.staticPerZone }, (_, j) => {
     const name = `${spec.prefix}static-${pad(zone, widthFor(spec.zones))}-${j}`;
-    return { name, config: { name, kubeconfigFile: `/var/run/sim/${name}.yaml`, simCluster: clusterName(zone) } };
+    // No simCluster: an agent's own accounts are always reachable from it.
+    return { name, config: { name, kubeconfigFile: `/var/run/sim/${name}.yaml` } };
   });
   return { index: i, agentId: `${spec.prefix}agent-${pad(i, widthFor(spec.agents))}`, zoneId, staticAccounts };
 }

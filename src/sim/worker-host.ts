@@ -42,7 +42,11 @@ export function createWorkerHost(send: (message: FromWorker) => void, onStopped:
           pool?.bounce(message.agentId, message.downtimeMs);
           return;
         case "ops":
-          runOperations(message.options).then((result) => send({ type: "opsDone", id: message.id, result }), fail);
+          // Events go out before the reply, so the coordinator's counts include every answer.
+          runOperations(message.options).then((result) => {
+            flush();
+            send({ type: "opsDone", id: message.id, result });
+          }, fail);
           return;
         case "stop":
           clearInterval(flusher);
