@@ -1,0 +1,100 @@
+import { parseSimOptions, type SimOptions } from "../src/sim/options.js";
+import type { Progress } from "../src/sim/progress.js";
+import type { SimReport } from "../src/sim/report.js";
+import { runSimulation } from "../src/sim/simulation.js";
+import { measureCeiling, type Ceiling } from "./ceiling.js";
+import { throughputRatio, timeRatio, type ResultRow } from "./table.js";
+
+/** The shape of an agents-and-accounts scenario. */
+export interface AgentsScenario {
+  agents: number;
+  accounts: number;
+  opsConcurrency: number;
+  opsDurationMs: number;
+  kill: number;
+  workers: number;
+}
+
+/** What such a scenario writes to bench/results. */
+export interface AgentsResult {
+  scenario: AgentsScenario;
+  report: SimReport;
+  ceiling: Ceiling;
+  rows: ResultRow[];
+}
+
+const GIB = 1024 ** 3;
+
+/**
+ * Runs the raw echo ceiling with the scenario's stream count and concurrency, then the same
+ * shape against a local hub, and pairs the figures.
+ */
+export async function runAgentsScenario(s: AgentsScenario, progress: Progress): Promise<AgentsResult> {
+  progress.log(`ceiling: raw echo with ${s.agents} streams, ${s.opsConcurrency} in flight`);
+  const ceiling = await measureCeiling(s.agents, s.workers, [
+    { kind: "operation", ratePerSec: 1e6, concurrency: s.opsConcurrency, durationMs: s.opsDurationMs },
+    { kind: "assignment", ratePerSec: 1e6, concurrency: s.opsConcurrency, durationMs: Math.min(5_000, s.opsDurationMs) },
+  ]);
+  progress.log(`hub: ${s.agents} agents, ${s.accounts} accounts`);
+  const options = parseSimOptions(
+    [
+      ...["--agents", String(s.agents), "--accounts", String(s.accounts), "--workers", String(s.workers)],
+      ...["--ops-rate", "1000000", "--ops-concurrency", String(s.opsConcurrency), "--duration", `${s.opsDurationMs}ms`],
+      ...["--kill", String(s.kill), "--phase-timeout", "300s", "--batch", "1000"],
+      // Failover is timed from the stream's end; the default heartbeat would not change it.
+      ...["--hub-config", "log.level=error"],
+    ],
+    false,
+  ) as SimOptions;
+  const report = await runSimulation(options, { progress });
+  const [ops, assign] = ceiling.runs;
+  // Every account is assigned to both agents of its zone: two assignment round trips each.
+  const assignmentTrips = 2 * s.accounts;
+  const activationCeilingMs = assign === undefined || assign.throughput === 0 ? undefined : (assignmentTrips * 1000) / assign.throughput;
+  const hubRss = report.resources?.afterOperations.rssBytes;
+  const rows: ResultRow[] = [
+    row("connect all agents", report.connect.allConnectedMs, ceiling.connectMs, "ms", "time", "—"),
+    row("connect p99 (dial→welcome)", report.connect.latency.p99, ceiling.connectLatency.p99, "ms", "time", "—"),
+    {
+      ...row("RSS with streams open", report.resources?.afterConnect.rssBytes, ceiling.serverRssBytes, "MiB", "time", "—"),
+      hub: mib(report.resources?.afterConnect.rssBytes),
+      ceiling: mib(ceiling.serverRssBytes),
+    },
+    {
+      ...row("hub RSS at start (no agents)", report.resources?.atStart.rssBytes, undefined, "MiB", "time", "—"),
+      hub: mib(report.resources?.atStart.rssBytes),
+    },
+    {
+      ...row(`hub RSS, ${s.agents} agents + ${s.accounts} ACTIVE`, hubRss, undefined, "MiB", "time", s.agents >= 10_000 ? "≤ 1536 MiB" : "—"),
+      hub: mib(hubRss),
+      met: s.agents >= 10_000 && hubRss !== undefined ? hubRss <= 1.5 * GIB : undefined,
+    },
+    {
+      ...row(`activate ${s.accounts} (all ACTIVE via REST)`, report.activation.allActiveMs, activationCeilingMs, "ms", "time", s.accounts >= 50_000 ? "≤ 30000 ms" : "—"),
+      met: s.accounts >= 50_000 && report.activation.allActiveMs !== undefined ? report.activation.allActiveMs <= 30_000 : undefined,
+    },
+    row("activate: caching holders told (agents)", report.activation.allCachingMs, activationCeilingMs, "ms", "time", "—"),
+    {
+      ...row("operations throughput", report.operations.throughput, ops?.throughput, "/s", "throughput", "≥ 0.50 of ceiling"),
+      met: ops === undefined ? undefined : report.operations.throughput >= 0.5 * ops.throughput,
+    },
+    row("operations p50", report.operations.latency.p50, ops?.latency.p50, "ms", "time", "—"),
+    {
+      ...row("operations p99", report.operations.latency.p99, ops?.latency.p99, "ms", "time", "≤ ceiling + 2 ms"),
+      met: ops === undefined ? undefined : report.operations.latency.p99 <= ops.latency.p99 + 2,
+    },
+    {
+      ...row(`failover p99 (${report.failover.failedOver}/${report.failover.accounts} accounts)`, report.failover.latency.p99, ops?.latency.p99, "ms", "time", "≤ 1000 ms"),
+      met: report.failover.accounts === 0 ? undefined : report.failover.latency.p99 <= 1_000 && report.failover.failedOver === report.failover.accounts,
+    },
+  ];
+  return { scenario: s, report, ceiling, rows };
+}
+
+function mib(b: number | undefined): number | undefined {
+  return b === undefined ? undefined : b / 1024 / 1024;
+}
+
+function row(metric: string, hub: number | undefined, ceiling: number | undefined, unit: string, kind: "time" | "throughput", target: string): ResultRow {
+  return { metric, hub, ceiling, unit, ratio: kind === "time" ? timeRatio(hub, ceiling) : throughputRatio(hub, ceiling), target, met: undefined };
+}

@@ -1,0 +1,96 @@
+import { wallNow } from "../src/sim/clock.js";
+import { createHistogram, summarize, type LatencySummary } from "../src/sim/histogram.js";
+import { createHubApi } from "../src/sim/hub-api.js";
+import { startLocalHub } from "../src/sim/local-hub.js";
+import type { Progress } from "../src/sim/progress.js";
+import { readProcStats } from "../src/sim/proc-stats.js";
+import { dynamicAccountDefinition, type TopologySpec } from "../src/sim/topology.js";
+import { timeRatio, type ResultRow } from "./table.js";
+
+/** What the list scenario writes to bench/results. */
+export interface ListResult {
+  accounts: number;
+  createMs: number;
+  rest: LatencySummary;
+  sql: LatencySummary;
+  hubRssBytes: number;
+  rows: ResultRow[];
+}
+
+/** Pages read per measurement; random pages, so caches do not make one page look cheap. */
+const SAMPLES = 300;
+const SQL_OFFSETS = 20;
+
+/**
+ * The page query a perfect implementation of GET /armory/accounts runs: one page by name in
+ * byte order with each account's holders, and the total.
+ */
+export function rawListQuery(offset: number, limit: number): string {
+  return `WITH page AS (
+  SELECT a.name, a.type, a.source, a.status, a.zone_id, a.definition, a.last_assignment_msg,
+    coalesce((SELECT json_agg(json_build_object('agentId', s.agent_id, 'caching', s.caching))
+              FROM kubesvc_assignments s WHERE s.account_name = a.name), '[]') AS agents
+  FROM kubesvc_accounts a ORDER BY a.name LIMIT ${limit} OFFSET ${offset})
+SELECT page.*, (SELECT count(*) FROM kubesvc_accounts) AS total FROM page`;
+}
+
+/** Fills a local hub with `accounts` accounts, then times GET ?limit=100 against the raw query. */
+export async function runListScenario(accounts: number, progress: Progress): Promise<ListResult> {
+  const hub = await startLocalHub({ overrides: { "log.level": "error" }, logFile: undefined });
+  const api = createHubApi(hub.url, 4);
+  try {
+    const topology: TopologySpec = { agents: 1, zones: 100, staticPerZone: 0, dynamicAccounts: accounts, unpinnedFraction: 0.2, prefix: "" };
+    const create = progress.phase("create", accounts);
+    const t0 = wallNow();
+    const batch = 1000;
+    for (let k = 0; k < accounts; k += batch) {
+      const defs = Array.from({ length: Math.min(batch, accounts - k) }, (_, i) => dynamicAccountDefinition(topology, k + i));
+      await api.createAccounts(defs);
+      create.update(k + defs.length);
+    }
+    const createMs = wallNow() - t0;
+    create.done(`${accounts} accounts in ${(createMs / 1000).toFixed(1)} s`);
+
+    const pages = Math.ceil(accounts / 100);
+    const page = () => 1 + Math.floor(Math.random() * pages);
+    // Warm both paths the same way before timing.
+    for (let i = 0; i < 20; i++) await api.listPage(page(), 100);
+    await hub.timeSql(rawListQuery(0, 100), 20);
+
+    const list = progress.phase("list", SAMPLES);
+    const rest = createHistogram();
+    for (let i = 0; i < SAMPLES; i++) {
+      const t = wallNow();
+      const body = await api.listPage(page(), 100);
+      rest.record(wallNow() - t);
+      if (body.items.length !== 100 || body.total !== accounts) throw new Error(`unexpected page: ${body.items.length} items, total ${body.total}`);
+      list.update(i + 1);
+    }
+    list.done(`REST p99 ${summarize(rest).p99} ms`);
+    const sql = createHistogram();
+    for (let i = 0; i < SQL_OFFSETS; i++) {
+      const r = await hub.timeSql(rawListQuery((page() - 1) * 100, 100), SAMPLES / SQL_OFFSETS);
+      sql.merge(r.latency);
+    }
+    const restSummary = summarize(rest);
+    const sqlSummary = summarize(sql);
+    const rss = readProcStats(hub.pid)?.rssBytes ?? 0;
+    const rows: ResultRow[] = [
+      { metric: `GET /armory/accounts?limit=100 p50 (${accounts} accounts)`, hub: restSummary.p50, ceiling: sqlSummary.p50, unit: "ms", ratio: timeRatio(restSummary.p50, sqlSummary.p50), target: "—", met: undefined },
+      {
+        metric: `GET /armory/accounts?limit=100 p99 (${accounts} accounts)`,
+        hub: restSummary.p99,
+        ceiling: sqlSummary.p99,
+        unit: "ms",
+        ratio: timeRatio(restSummary.p99, sqlSummary.p99),
+        target: "≤ 25 ms",
+        met: restSummary.p99 <= 25,
+      },
+      { metric: `create ${accounts} accounts (POST, 1000 per request)`, hub: createMs, ceiling: undefined, unit: "ms", ratio: undefined, target: "—", met: undefined },
+    ];
+    return { accounts, createMs, rest: restSummary, sql: sqlSummary, hubRssBytes: rss, rows };
+  } finally {
+    api.close();
+    await hub.stop();
+  }
+}
