@@ -22,6 +22,8 @@ export interface LocalHubOptions {
   overrides: Record<string, unknown>;
   /** Where the hub's JSON log goes; discarded when undefined. */
   logFile: string | undefined;
+  /** Write a V8 CPU profile of the hub into this directory when it stops. */
+  profileDir?: string | undefined;
 }
 
 const entry = fileURLToPath(new URL("./hub-process.ts", import.meta.url));
@@ -43,7 +45,7 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
   };
   const out = options.logFile === undefined ? "ignore" : openSync(options.logFile, "a");
   const child = fork(entry, [], {
-    execArgv: tsxExecArgv(),
+    execArgv: [...tsxExecArgv(), ...(options.profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`])],
     env: { ...process.env, SIM_HUB_OVERRIDES: JSON.stringify(overrides) },
     stdio: ["ignore", out, "inherit", "ipc"],
   });

@@ -32,6 +32,8 @@ export interface SimOptions {
   json: string | undefined;
   hubConfig: Record<string, string>;
   hubLog: string | undefined;
+  /** Directory for a CPU profile of the local hub. */
+  hubProfile: string | undefined;
   /** Show a progress bar (TTY) instead of plain lines. */
   tty: boolean;
 }
@@ -64,6 +66,7 @@ Targets must be on this machine (127.0.0.1, ::1, localhost).
   --prefix P               prefix of every created name (default "" for a local hub, random otherwise)
   --hub-config KEY=VALUE   configuration of the local hub (repeatable), e.g. heartbeat.interval=2s
   --hub-log FILE           append the local hub's log to FILE
+  --hub-profile DIR        write a V8 CPU profile of the local hub into DIR (open in Chrome DevTools)
   --json FILE              write the report as JSON
   --plain                  plain progress lines even on a TTY
 
@@ -122,6 +125,7 @@ export function parseSimOptions(args: string[], tty: boolean): SimOptions | "hel
       prefix: { type: "string" },
       "hub-config": { type: "string", multiple: true },
       "hub-log": { type: "string" },
+      "hub-profile": { type: "string" },
       json: { type: "string" },
       plain: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -143,8 +147,8 @@ export function parseSimOptions(args: string[], tty: boolean): SimOptions | "hel
     if (eq <= 0) throw new SimUsageError(`--hub-config: expected KEY=VALUE, got ${JSON.stringify(kv)}`);
     hubConfig[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  if (hub !== "local" && (Object.keys(hubConfig).length > 0 || values["hub-log"] !== undefined)) {
-    throw new SimUsageError("--hub-config and --hub-log apply to --hub local only");
+  if (hub !== "local" && (Object.keys(hubConfig).length > 0 || values["hub-log"] !== undefined || values["hub-profile"] !== undefined)) {
+    throw new SimUsageError("--hub-config, --hub-log and --hub-profile apply to --hub local only");
   }
   return {
     hub,
@@ -169,6 +173,7 @@ export function parseSimOptions(args: string[], tty: boolean): SimOptions | "hel
     json: values.json,
     hubConfig,
     hubLog: values["hub-log"],
+    hubProfile: values["hub-profile"],
     tty: tty && values.plain !== true,
   };
 }

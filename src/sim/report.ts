@@ -58,6 +58,8 @@ export interface SimReport {
   /** Local hub only. */
   resources:
     | {
+        /** Before any agent connected: the hub's baseline (PGlite's heap is most of it). */
+        atStart: HubResources;
         afterConnect: HubResources;
         afterActivation: HubResources;
         afterOperations: HubResources;

@@ -66,7 +66,7 @@ function resourceMeter(sampler: ProcSampler | undefined) {
 export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Promise<SimReport> {
   const { progress } = deps;
   const startedAt = new Date().toISOString();
-  const local = opts.hub === "local" ? await startLocalHub({ overrides: opts.hubConfig, logFile: opts.hubLog }) : undefined;
+  const local = opts.hub === "local" ? await startLocalHub({ overrides: opts.hubConfig, logFile: opts.hubLog, profileDir: opts.hubProfile }) : undefined;
   const url = local?.url ?? (opts.hub as { url: string }).url;
   const agentUrl = local?.agentUrl ?? (opts.hub as { agentUrl: string }).agentUrl;
   const sampler = local === undefined ? undefined : sampleProc(local.pid);
@@ -98,6 +98,7 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
 
   try {
     const meter = resourceMeter(sampler);
+    const atStart = meter();
     // Connect time counts from the first worker dialing, not from forking (tsx start-up).
     let connectStart = Number.POSITIVE_INFINITY;
     const fleet = startFleet({
@@ -159,7 +160,7 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
         operations,
         failover,
         errors,
-        resources: sampler === undefined ? undefined : { afterConnect, afterActivation, afterOperations, peakRssBytes: sampler.peakRssBytes() },
+        resources: sampler === undefined ? undefined : { atStart, afterConnect, afterActivation, afterOperations, peakRssBytes: sampler.peakRssBytes() },
       };
     } finally {
       await fleet.stop();
