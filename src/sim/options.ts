@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { loopbackUrl } from "./loopback.js";
+import { parseReachability } from "./reachability.js";
 
 /** Everything a simulation run is told (`agent-hub sim --help` lists the flags). */
 export interface SimOptions {
@@ -97,6 +98,15 @@ const positive = (n: number) => Number.isInteger(n) && n >= 1;
 const fraction = (n: number) => n >= 0 && n <= 1;
 const rate = (n: number) => n >= 0;
 
+function validReach(spec: string): string {
+  try {
+    parseReachability(spec);
+  } catch (err) {
+    throw new SimUsageError(err instanceof Error ? err.message : String(err));
+  }
+  return spec;
+}
+
 /** Parses the `sim` command's arguments; `tty` says whether stdout is a terminal. */
 export function parseSimOptions(args: string[], tty: boolean): SimOptions | "help" {
   const { values } = parseArgs({
@@ -159,7 +169,7 @@ export function parseSimOptions(args: string[], tty: boolean): SimOptions | "hel
     unpinnedFraction: number("--unpinned", values.unpinned, 0.2, fraction, "a fraction 0–1"),
     workers: number("--workers", values.workers, Math.max(1, Math.ceil(agents / 2500)), whole, "a whole number ≥ 0"),
     heartbeatMs: values.heartbeat === undefined ? undefined : parseDuration("--heartbeat", values.heartbeat),
-    reach: values.reach ?? "1",
+    reach: validReach(values.reach ?? "1"),
     opLatencyMs: values["op-latency"] === undefined ? 0 : parseDuration("--op-latency", values["op-latency"]),
     churnPerSec: number("--churn", values.churn, 0, rate, "a rate ≥ 0"),
     churnDowntimeMs: values["churn-downtime"] === undefined ? 2_000 : parseDuration("--churn-downtime", values["churn-downtime"]),

@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { createHistogram } from "../../src/sim/histogram.js";
+import { loopbackUrl, NonLoopbackTargetError } from "../../src/sim/loopback.js";
+import { parseSimOptions, SimUsageError, type SimOptions } from "../../src/sim/options.js";
+import { hashUnit, parseReachability } from "../../src/sim/reachability.js";
+import { pickVictims } from "../../src/sim/simulation.js";
+import { agentSpec, dynamicAccountDefinition, type TopologySpec } from "../../src/sim/topology.js";
+import { splitShares } from "../../src/sim/worker-fleet.js";
+
+describe("loopback targets", () => {
+  it.each(["http://127.0.0.1:7002", "http://127.9.9.9:1", "http://[::1]:7002", "http://localhost:7002"])("accepts %s", (url) => {
+    expect(loopbackUrl(url).port).not.toBe("");
+  });
+  it.each(["http://10.0.0.1:7002", "http://example.com:7002", "https://127.0.0.1:7002", "http://[::2]:1", "not a url"])("refuses %s", (url) => {
+    expect(() => loopbackUrl(url)).toThrow(NonLoopbackTargetError);
+  });
+  it("refuses a non-loopback hub or agent target on the command line", () => {
+    expect(() => parseSimOptions(["--hub", "http://192.168.1.5:7002"], false)).toThrow(NonLoopbackTargetError);
+    expect(() => parseSimOptions(["--hub", "http://127.0.0.1:7002", "--agent-target", "http://10.1.1.1:9091"], false)).toThrow(NonLoopbackTargetError);
+  });
+});
+
+describe("options", () => {
+  it("has defaults sized by the agent count", () => {
+    const o = parseSimOptions(["--agents", "5000"], false) as SimOptions;
+    expect(o).toMatchObject({ hub: "local", agents: 5000, zones: 2500, workers: 2, kill: 50, prefix: "" });
+  });
+  it("names the bad flag", () => {
+    expect(() => parseSimOptions(["--agents", "0"], false)).toThrow(/--agents/);
+    expect(() => parseSimOptions(["--duration", "soon"], false)).toThrow(SimUsageError);
+    expect(() => parseSimOptions(["--hub-config", "novalue"], false)).toThrow(/--hub-config/);
+  });
+});
+
+describe("histogram", () => {
+  it("reports quantiles within 1 % and merges across processes", () => {
+    const a = createHistogram();
+    const b = createHistogram();
+    for (let i = 1; i <= 1000; i++) (i % 2 === 0 ? a : b).record(i);
+    const merged = createHistogram(a.toData());
+    merged.merge(b.toData());
+    expect(merged.count()).toBe(1000);
+    expect(Math.abs(merged.quantile(0.5) - 500) / 500).toBeLessThan(0.01);
+    expect(Math.abs(merged.quantile(0.99) - 990) / 990).toBeLessThan(0.01);
+    expect(merged.max()).toBe(1000);
+  });
+});
+
+describe("topology and reachability", () => {
+  const topology: TopologySpec = { agents: 10, zones: 5, staticPerZone: 1, dynamicAccounts: 100, unpinnedFraction: 0.2, prefix: "" };
+
+  it("deals agents round-robin over zones, with the zone's static accounts", () => {
+    expect(agentSpec(topology, 0).zoneId).toBe(agentSpec(topology, 5).zoneId);
+    expect(agentSpec(topology, 7).staticAccounts.map((s) => s.name)).toEqual(["static-2-0"]);
+  });
+
+  it("leaves the requested fraction of accounts unpinned", () => {
+    const unpinned = Array.from({ length: 100 }, (_, k) => dynamicAccountDefinition(topology, k)).filter((d) => d.zoneId === undefined);
+    expect(unpinned).toHaveLength(20);
+  });
+
+  it("a fraction makes a zone miss its own cluster for some accounts, never another zone's", () => {
+    const reach = parseReachability("0.5");
+    const defs = Array.from({ length: 100 }, (_, k) => dynamicAccountDefinition(topology, k));
+    const own = defs.filter((d, k) => !reach.reaches(k % 5, String(d.name), d));
+    expect(own.length).toBeGreaterThan(20);
+    expect(own.length).toBeLessThan(80);
+    expect(own.every((d) => hashUnit(String(d.name)) >= 0.5)).toBe(true);
+    expect(defs.every((d, k) => reach.reaches((k + 1) % 5, String(d.name), d))).toBe(true);
+  });
+
+  it("an explicit map lists the clusters a zone reaches", () => {
+    const reach = parseReachability("0=c1;2=*");
+    expect(reach.reaches(0, "x", { simCluster: "c0" })).toBe(false);
+    expect(reach.reaches(0, "x", { simCluster: "c1" })).toBe(true);
+    expect(reach.reaches(2, "x", { simCluster: "c9" })).toBe(true);
+    expect(reach.reaches(1, "x", { simCluster: "c0" })).toBe(true);
+    expect(() => parseReachability("zone-a")).toThrow(/--reach/);
+  });
+
+  it("kills only agents that leave a replica in their zone, spread over zones", () => {
+    const victims = pickVictims(topology, 3);
+    expect(victims).toHaveLength(3);
+    expect(new Set(victims.map((i) => i % 5)).size).toBe(3);
+    expect(victims.every((i) => i + 5 < 10)).toBe(true);
+    expect(pickVictims({ ...topology, agents: 5 }, 3)).toEqual([]);
+  });
+
+  it("splits agents over workers without gaps", () => {
+    expect(splitShares(10, 3)).toEqual([
+      { first: 0, count: 3 },
+      { first: 3, count: 3 },
+      { first: 6, count: 4 },
+    ]);
+    expect(splitShares(2, 5)).toHaveLength(2);
+  });
+});
