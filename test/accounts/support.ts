@@ -5,7 +5,6 @@ import { insertClouddriverAccount } from "../../src/clouddriver/seed.js";
 import type { Database } from "../../src/store/database.js";
 import { queryRows } from "../../src/store/query-rows.js";
 import { accounts, agents, assignments, hubs } from "../../src/store/schema.js";
-import type { TestHub } from "../support/hub.js";
 
 /** Secret contents the tests store; no response may ever contain them. */
 export const SECRET_KUBECONFIG = "apiVersion: v1\nkind: Config\nusers: [{name: u, user: {token: KUBECONFIG-SECRET-c0ffee}}]";
@@ -29,7 +28,7 @@ export interface CallOptions {
 }
 
 /** One REST request with plain fetch, as a script would make it. */
-export async function call(hub: TestHub, method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<Answer> {
+export async function call(hub: { url: string }, method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<Answer> {
   const text = options.raw ?? (body === undefined ? undefined : JSON.stringify(body));
   const headers: Record<string, string> = {};
   const contentType = options.contentType === undefined ? (text === undefined ? null : "application/json") : options.contentType;
@@ -44,7 +43,7 @@ export async function call(hub: TestHub, method: string, path: string, body?: un
  * A request written byte for byte, as `curl --data-binary` with odd headers would send it:
  * fetch cannot send a body without Content-Type or with a Content-Length that lies.
  */
-export function rawRequest(hub: TestHub, method: string, path: string, headers: Record<string, string>, body: string | Buffer): Promise<Answer> {
+export function rawRequest(hub: { url: string }, method: string, path: string, headers: Record<string, string>, body: string | Buffer): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${hub.url}${path}`, { method, headers }, (res) => {
       const chunks: Buffer[] = [];

@@ -1,51 +1,59 @@
 // dynamicAccounts.enabled: false (or the plugin's kubesvc.dynamicAccounts.enabled) turns every
 // accounts endpoint into 501 except the two account listings and the agent listing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DATABASE_KINDS } from "../support/databases.js";
-import { startTestHub, type TestHub } from "../support/hub.js";
-import { accountRows, call, clouddriverSnapshot, expectError, insertAccount, seedClouddriver } from "./support.js";
+import { loadConfig } from "../../../src/config/config.js";
+import { createLogger } from "../../../src/log/logger.js";
+import { startApp, type HubApp } from "../../../src/server/app.js";
+import type { TestHub } from "../../support/hub.js";
+import { accountRows, call, clouddriverSnapshot, expectError, insertAccount, seedClouddriver } from "../support.js";
 
-// The alias is read by the configuration, not the database: once (on the faster-starting PostgreSQL) is enough.
-const CASES = [...DATABASE_KINDS.map((kind) => [kind, "dynamicAccounts.enabled"] as const), ["postgres", "kubesvc.dynamicAccounts.enabled"] as const];
+/**
+ * Registers the feature-flag tests. They run a second hub process with the flag off on the test
+ * hub's database, so they must come first, while that database holds no account a starting hub
+ * would pick up.
+ */
+export function featureFlagSuite(testHub: () => TestHub): void {
+  describe.each(["dynamicAccounts.enabled", "kubesvc.dynamicAccounts.enabled"])("with %s: false", (key) => {
+    let app: HubApp;
+    const target = () => ({ url: `http://127.0.0.1:${app.port}` });
+    const db = () => testHub().app.database;
 
-describe.each(CASES)("with dynamic accounts disabled on %s (%s: false)", (kind, key) => {
-  let hub: TestHub;
-  const db = () => hub.app.database;
+    beforeAll(async () => {
+      const config = loadConfig({ env: {}, overrides: { port: 0, host: "127.0.0.1", "log.level": "silent", [key]: false } });
+      app = await startApp(config, { database: db(), logger: createLogger("silent") });
+      await insertAccount(db(), { name: `ff-existing-${key}` });
+      await seedClouddriver(db(), "ff-cd-only");
+    });
+    afterAll(async () => {
+      await app.close();
+    });
 
-  beforeAll(async () => {
-    hub = await startTestHub(kind, { [key]: false });
-    await insertAccount(db(), { name: "existing", status: "INACTIVE" });
-    await seedClouddriver(db(), "cd-only");
+    it.each([
+      ["POST", "/armory/accounts", [{ name: "ff-cd-only" }]],
+      ["PATCH", "/armory/accounts", [{ name: `ff-existing-${key}`, state: "ACTIVE" }]],
+      ["PATCH", "/armory/accounts/dynamic", [{ name: `ff-existing-${key}`, state: "ACTIVE" }]],
+      ["DELETE", "/armory/accounts", [`ff-existing-${key}`]],
+      ["POST", "/armory/accounts/dynamic", { name: "ff-new", serviceAccount: true }],
+      ["PUT", "/armory/accounts/dynamic", { name: `ff-existing-${key}`, serviceAccount: true }],
+      ["GET", `/agents/kubernetes/accounts/ff-existing-${key}`, undefined],
+    ])("%s %s → 501 unimplemented, nothing written", async (method, path, body) => {
+      const rows = await accountRows(db());
+      const clouddriver = await clouddriverSnapshot(db());
+      expectError(await call(target(), method, path, body), 501, "unimplemented");
+      expect(await accountRows(db())).toEqual(rows);
+      expect(await clouddriverSnapshot(db())).toEqual(clouddriver);
+    });
+
+    it("still answers GET /armory/accounts, GET /armory/accounts/{id} (also TO_MIGRATE) and GET /armory/agents", async () => {
+      const list = await call(target(), "GET", "/armory/accounts");
+      expect(list.status).toBe(200);
+      expect((list.json as { items: { name: string }[] }).items.map((i) => i.name)).toContain(`ff-existing-${key}`);
+      expect((await call(target(), "GET", `/armory/accounts/ff-existing-${key}`)).status).toBe(200);
+      expect((await call(target(), "GET", "/armory/accounts/ff-cd-only")).json).toMatchObject({ status: "TO_MIGRATE" });
+      expectError(await call(target(), "GET", "/armory/accounts/nobody"), 404, "not_found");
+      const agents = await call(target(), "GET", "/armory/agents");
+      expect(agents.status).toBe(200);
+      expect(Array.isArray(agents.json)).toBe(true);
+    });
   });
-  afterAll(async () => {
-    await hub.stop();
-  });
-
-  it.each([
-    ["POST", "/armory/accounts", [{ name: "cd-only" }]],
-    ["PATCH", "/armory/accounts", [{ name: "existing", state: "ACTIVE" }]],
-    ["PATCH", "/armory/accounts/dynamic", [{ name: "existing", state: "ACTIVE" }]],
-    ["DELETE", "/armory/accounts", ["existing"]],
-    ["POST", "/armory/accounts/dynamic", { name: "new-one", serviceAccount: true }],
-    ["PUT", "/armory/accounts/dynamic", { name: "existing", serviceAccount: true }],
-    ["GET", "/agents/kubernetes/accounts/existing", undefined],
-  ])("%s %s → 501 unimplemented, nothing written", async (method, path, body) => {
-    const rows = await accountRows(db());
-    const clouddriver = await clouddriverSnapshot(db());
-    expectError(await call(hub, method, path, body), 501, "unimplemented");
-    expect(await accountRows(db())).toEqual(rows);
-    expect(await clouddriverSnapshot(db())).toEqual(clouddriver);
-  });
-
-  it("still answers GET /armory/accounts, GET /armory/accounts/{id} (also TO_MIGRATE) and GET /armory/agents", async () => {
-    const list = await call(hub, "GET", "/armory/accounts");
-    expect(list.status).toBe(200);
-    expect(list.json).toMatchObject({ items: [{ name: "existing" }], total: 1 });
-    expect((await call(hub, "GET", "/armory/accounts/existing")).status).toBe(200);
-    expect((await call(hub, "GET", "/armory/accounts/cd-only")).json).toMatchObject({ status: "TO_MIGRATE" });
-    expectError(await call(hub, "GET", "/armory/accounts/nobody"), 404, "not_found");
-    const agents = await call(hub, "GET", "/armory/agents");
-    expect(agents.status).toBe(200);
-    expect(agents.json).toEqual([]);
-  });
-});
+}
