@@ -1,4 +1,4 @@
-import type { JsonObject } from "@bufbuild/protobuf";
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { NewAccount } from "../store/account-store.js";
 import type { RequestProblems } from "./api-errors.js";
 import { nameProblem } from "./account-names.js";
@@ -22,12 +22,36 @@ const FIELD_TYPES: Record<string, "string" | "boolean"> = {
   serviceAccount: "boolean",
 };
 
+/** The path of the first key or string under `value` that holds a NUL character, if any. */
+function nulPath(value: JsonValue, path: string): string | undefined {
+  if (typeof value === "string") return value.includes("\u0000") ? path : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = nulPath(item, `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value === null || typeof value !== "object") return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const here = path === "" ? key : `${path}.${key}`;
+    if (key.includes("\u0000")) return here;
+    const found = nulPath(inner, here);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /**
  * Checks the type of every field of `object` that the hub reads and returns a copy with
- * `kubeConfigFile` renamed `kubeconfigFile` (giving both is ambiguous and reported).
+ * `kubeConfigFile` renamed `kubeconfigFile` (giving both is ambiguous and reported). PostgreSQL's
+ * jsonb cannot hold a NUL character, so one anywhere is reported too (the name has its own rule).
  */
 export function normalizeFields(element: BodyObject, problems: RequestProblems): JsonObject {
   const { at, object } = element;
+  const { name: _name, ...fields } = object;
+  const nul = nulPath(fields, at);
+  if (nul !== undefined) problems.fields.push({ field: nul, reason: "contains a NUL character (\\u0000), which cannot be stored" });
   for (const [key, type] of Object.entries(FIELD_TYPES)) {
     const value = object[key];
     if (value !== undefined && typeof value !== type) problems.fields.push({ field: fieldPath(at, key), reason: `${key} must be a ${type}` });

@@ -3,6 +3,7 @@ import type { AgentViewSchema, ListAccountsResponseSchema } from "../../gen/agen
 import { createClouddriverAccounts } from "../clouddriver/clouddriver-accounts.js";
 import { createAccountStore } from "../store/account-store.js";
 import type { Database } from "../store/database.js";
+import { nameProblem } from "./account-names.js";
 import { accountView, clouddriverOnlyView, type AccountViewInit } from "./account-view.js";
 import type { Paging } from "./paging.js";
 
@@ -23,6 +24,8 @@ export function createAccountReads(database: Database, clouddriverSchema: string
   const store = createAccountStore(database.db);
 
   const getStored = async (name: string) => {
+    // A name that breaks the naming rules cannot exist, and some (NUL) cannot even be queried.
+    if (nameProblem(name) !== undefined) return undefined;
     const row = await store.findByName(name);
     if (row === undefined) return undefined;
     const holders = await store.holdersOf([name]);
@@ -39,6 +42,7 @@ export function createAccountReads(database: Database, clouddriverSchema: string
     async get(name) {
       const stored = await getStored(name);
       if (stored !== undefined) return stored;
+      if (nameProblem(name) !== undefined) return undefined;
       const only = await createClouddriverAccounts(database.db, clouddriverSchema).findByName(name);
       return only === undefined ? undefined : clouddriverOnlyView(only);
     },

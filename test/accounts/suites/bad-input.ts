@@ -88,6 +88,17 @@ export function badInputSuite(testHub: () => TestHub): void {
         expect(detailFields(expectError(answer, 400, "invalid_argument"))).toContain(field);
       });
 
+      it.each([
+        ["POST", "/armory/accounts/dynamic", [{ name: "nul-1", kubeconfigContents: "a\u0000b" }], "[0].kubeconfigContents"],
+        ["POST", "/armory/accounts/dynamic", { name: "nul-2", serviceAccount: true, custom: { list: ["ok", "x\u0000"] } }, "custom.list[1]"],
+        ["PUT", "/armory/accounts/dynamic", { name: "nul-3", serviceAccount: true, "bad\u0000key": 1 }, "bad\u0000key"],
+        ["PATCH", "/armory/accounts", [{ name: "present", state: "ACTIVE", kubeconfigContents: "\u0000" }], "[0].kubeconfigContents"],
+        ["POST", "/armory/accounts", [{ name: "cd-1", kubeconfigFile: "/a\u0000" }], "[0].kubeconfigFile"],
+      ])("%s %s with a NUL character (jsonb cannot store it) → 400 naming %s", async (method, path, body, field) => {
+        const answer = await unchanged(() => call(hub, method, path, body));
+        expect(detailFields(expectError(answer, 400, "invalid_argument"))).toEqual([field]);
+      });
+
       it("an empty body on a route that needs one → 400", async () => {
         for (const [method, path] of WRITE_ROUTES) {
           const answer = await unchanged(() => rawRequest(hub, method, path, { "content-type": "application/json", "content-length": "0" }, ""));
@@ -207,6 +218,12 @@ export function badInputSuite(testHub: () => TestHub): void {
 
       it("an encoded slash in a path is a name that cannot exist → 404", async () => {
         expectError(await call(hub, "GET", "/armory/accounts/a%2Fb"), 404, "not_found");
+      });
+
+      it("an encoded NUL or control character in a path is a name that cannot exist → 404, or {} for agents", async () => {
+        expectError(await call(hub, "GET", "/armory/accounts/a%00b"), 404, "not_found");
+        expectError(await call(hub, "GET", "/armory/accounts/a%0Ab"), 404, "not_found");
+        expect((await call(hub, "GET", "/agents/kubernetes/accounts/a%00b")).text).toBe("{}");
       });
 
       it.each([

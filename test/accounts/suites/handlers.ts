@@ -3,6 +3,8 @@
 // status they ask for. The hub itself is never told about these accounts, so it leaves them be.
 import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { Writable } from "node:stream";
+import { DrizzleQueryError } from "drizzle-orm";
 import { Code, ConnectError, createContextValues, createHandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -19,8 +21,9 @@ import { loadConfig } from "../../../src/config/config.js";
 import type { AccountChange } from "../../../src/hub/reconciler.js";
 import { createLogger } from "../../../src/log/logger.js";
 import { httpStatusKey, type HttpStatusSlot } from "../../../src/rest/http-status.js";
+import type { Database } from "../../../src/store/database.js";
 import type { TestHub } from "../../support/hub.js";
-import { accountRow, insertAccount, seedClouddriver } from "../support.js";
+import { SECRETS, SECRET_KUBECONFIG, SECRET_PASSWORD, SECRET_TOKEN, accountRow, insertAccount, seedClouddriver } from "../support.js";
 
 type Service = ServiceImpl<typeof AccountsService>;
 
@@ -39,8 +42,8 @@ function context(method: keyof typeof AccountsService.method) {
 
 const value = (json: JsonValue) => fromJson(ValueSchema, json);
 
-async function rejection(work: Promise<unknown>): Promise<ConnectError> {
-  const err = await work.then(
+async function rejection(work: unknown): Promise<ConnectError> {
+  const err = await Promise.resolve(work).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -200,6 +203,42 @@ export function handlersSuite(hub: () => TestHub): void {
       expect(answer).toEqual({ conflicts: ["cd-one"] });
       expect(created.slot.status).toBe(409);
       expect(told).toEqual([]);
+    });
+
+    it("never logs secret contents, not even when the database fails with them in its error", async () => {
+      const lines: string[] = [];
+      const logger = createLogger(
+        "trace",
+        new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            lines.push(chunk.toString("utf8"));
+            done();
+          },
+        }),
+      );
+      const config = loadConfig({ env: {} });
+      const reconciler = { accountsChanged: async () => {} };
+      const logged = createAccountsService({ database: database(), config, reconciler, logger });
+      const secretive = { name: "logged", kubeconfigContents: SECRET_KUBECONFIG, token: SECRET_TOKEN, auth: { password: SECRET_PASSWORD } };
+      await logged.createAccounts(create(CreateAccountsRequestSchema, { accounts: value(secretive) }), context("createAccounts").ctx);
+      await logged.putAccount(create(PutAccountRequestSchema, { account: value(secretive) }), context("putAccount").ctx);
+      await logged.setAccountStates(create(SetAccountStatesRequestSchema, { changes: value([{ name: "logged", state: "ACTIVE", kubeconfigContents: SECRET_KUBECONFIG }]) }), context("setAccountStates").ctx);
+
+      // drizzle puts a failed statement's parameters (the definition) into its error message.
+      const real = database();
+      const failingDb = Object.create(real.db, {
+        transaction: { value: () => Promise.reject(new DrizzleQueryError("insert into kubesvc_accounts ...", [JSON.stringify(secretive)], new Error("connection reset"))) },
+      }) as Database["db"];
+      const broken = createAccountsService({ database: { ...real, db: failingDb }, config, reconciler, logger });
+      const err = await rejection(broken.createAccounts(create(CreateAccountsRequestSchema, { accounts: value({ ...secretive, name: "logged-2" }) }), context("createAccounts").ctx));
+      expect(err.code).toBe(Code.Internal);
+      const log = lines.join("");
+      expect(log).toContain("accounts API call failed");
+      expect(log).toContain("connection reset");
+      for (const secret of SECRETS) {
+        expect(log).not.toContain(secret);
+        expect(err.rawMessage).not.toContain(secret);
+      }
     });
   });
 }
