@@ -54,7 +54,7 @@ export function normalizeFields(element: BodyObject, problems: RequestProblems):
   if (nul !== undefined) problems.fields.push({ field: nul, reason: "contains a NUL character (\\u0000), which cannot be stored" });
   for (const [key, type] of Object.entries(FIELD_TYPES)) {
     const value = object[key];
-    if (value !== undefined && typeof value !== type) problems.fields.push({ field: fieldPath(at, key), reason: `${key} must be a ${type}` });
+    if (value !== undefined && typeof value !== type) problems.fields.push({ field: fieldPath(at, key), reason: `must be a ${type}` });
   }
   if (!("kubeConfigFile" in object)) return { ...object };
   if ("kubeconfigFile" in object) {

@@ -34,9 +34,15 @@ export function listNames(names: readonly string[]): string {
   return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
 }
 
+/** The element index a field path starts with ("[12].name" → 12); -1 for the body itself. */
+function elementIndex(field: string): number {
+  const match = /^\[(\d+)\]/.exec(field);
+  return match === null ? -1 : Number(match[1]);
+}
+
 function describe(problems: RequestProblems): string {
   const parts = [
-    ...problems.fields.map((p) => (p.field === "" ? p.reason : `${p.field}: ${p.reason}`)),
+    ...problems.fields.map((p) => `${p.field}: ${p.reason}`),
     ...problems.names.map((p) => `${p.reason}: ${listNames(p.names)}`),
   ];
   const shown = parts.slice(0, 3).join("; ");
@@ -50,9 +56,12 @@ function describe(problems: RequestProblems): string {
  * change that kept losing races.
  */
 export function requestError(code: Code, problems: RequestProblems): ConnectError {
-  return new ConnectError(describe(problems), code, undefined, [
-    ...problems.fields.map((p) => ({ desc: FieldViolationSchema, value: { field: p.field, reason: p.reason } })),
-    ...problems.names.map((p) => ({ desc: NamesViolationSchema, value: { names: p.names, reason: p.reason } })),
+  // In request order, whichever check found the problem first.
+  const fields = [...problems.fields].sort((a, b) => elementIndex(a.field) - elementIndex(b.field));
+  const sorted = { fields, names: problems.names };
+  return new ConnectError(describe(sorted), code, undefined, [
+    ...fields.map((p) => ({ desc: FieldViolationSchema, value: { field: p.field, reason: p.reason } })),
+    ...sorted.names.map((p) => ({ desc: NamesViolationSchema, value: { names: p.names, reason: p.reason } })),
   ]);
 }
 

@@ -20,9 +20,9 @@ export function paging(page: number | undefined, limit: number | undefined): Pag
   const problems = noProblems();
   const p = page ?? DEFAULT_PAGE;
   const l = limit ?? DEFAULT_LIMIT;
-  if (!Number.isInteger(p) || p < 1) problems.fields.push({ field: "page", reason: `page must be a whole number of 1 or more (got ${p})` });
+  if (!Number.isInteger(p) || p < 1) problems.fields.push({ field: "page", reason: `must be a whole number of 1 or more (got ${p})` });
   if (!Number.isInteger(l) || l < 1 || l > MAX_LIMIT) {
-    problems.fields.push({ field: "limit", reason: `limit must be a whole number from 1 to ${MAX_LIMIT} (got ${l})` });
+    problems.fields.push({ field: "limit", reason: `must be a whole number from 1 to ${MAX_LIMIT} (got ${l})` });
   }
   throwIfInvalid(problems);
   return { page: p, limit: l, offset: (p - 1) * l };

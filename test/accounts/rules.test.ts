@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { agentDefinitionOf, parseDefinition, readClouddriverBody, zoneIdOf } from "../../src/accounts/account-definition.js";
 import { nameProblem } from "../../src/accounts/account-names.js";
 import { transitionFor } from "../../src/accounts/account-states.js";
-import { noProblems } from "../../src/accounts/api-errors.js";
+import { noProblems, requestError } from "../../src/accounts/api-errors.js";
+import { FieldViolationSchema, NamesViolationSchema } from "../../gen/agenthub/v1/errors_pb.js";
 import { paging } from "../../src/accounts/paging.js";
 import { redactDefinition } from "../../src/accounts/redaction.js";
 
@@ -136,5 +137,22 @@ describe("state transitions (section 4)", () => {
     ["DELETING", "INACTIVE", "refuse"],
   ] as const)("%s + PATCH %s → %s", (from, target, kind) => {
     expect(transitionFor(from, target).kind).toBe(kind);
+  });
+});
+
+describe("request errors", () => {
+  it("name fields in request order and accounts by name, with a message that says it in words", () => {
+    const err = requestError(Code.InvalidArgument, {
+      fields: [
+        { field: "[10].name", reason: "name must not be empty" },
+        { field: "[2]", reason: "expected an account object" },
+        { field: "body", reason: "x" },
+        { field: "[2].zoneId", reason: "must be a string" },
+      ],
+      names: [{ names: ["a", "b"], reason: "unknown accounts" }],
+    });
+    expect(err.findDetails(FieldViolationSchema).map((d) => d.field)).toEqual(["body", "[2]", "[2].zoneId", "[10].name"]);
+    expect(err.findDetails(NamesViolationSchema).map((d) => [d.names, d.reason])).toEqual([[["a", "b"], "unknown accounts"]]);
+    expect(err.rawMessage).toBe("body: x; [2]: expected an account object; [2].zoneId: must be a string; and 2 more problems");
   });
 });
