@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
@@ -42,6 +43,8 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     options.database ??
     (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, clouddriverSchema: config.clouddriver.schema }));
   const shutdown = new AbortController();
+  // Every live stream listens for shutdown: thousands of listeners are expected, not a leak.
+  setMaxListeners(0, shutdown.signal);
 
   const hub = createHub({ database, config, logger, hubId, shutdown: shutdown.signal });
   const accounts = createAccountsService({ database, config, reconciler: hub, logger });
