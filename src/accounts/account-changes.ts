@@ -35,11 +35,9 @@ function parseChange(element: BodyObject, allowed: readonly string[], problems: 
   return { name, overrides: fields };
 }
 
+/** The changes, after reporting names given twice. */
 function checkNames<T extends { name: string }>(changes: T[], problems: RequestProblems): T[] {
-  reportDuplicates(
-    changes.map((c) => c.name),
-    problems,
-  );
+  reportDuplicates(changes.map((c) => c.name), problems);
   return changes;
 }
 

@@ -1,7 +1,6 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { createClouddriverAccounts } from "../clouddriver/clouddriver-accounts.js";
-import type { AccountChange } from "../hub/reconciler.js";
 import { createAccountStore, StaleAccountsError } from "../store/account-store.js";
 import { hasProblems, noProblems, requestError } from "./api-errors.js";
 import { notifyHub, type AccountContext } from "./account-context.js";
@@ -23,7 +22,8 @@ function parsePutBody(body: JsonValue | undefined): AccountDefinition {
   return account;
 }
 
-type PutOutcome = { conflict: true } | { conflict: false; change: AccountChange | undefined };
+/** A conflict (409), or the account was stored: created, or an existing definition replaced. */
+type PutOutcome = { conflict: true } | { conflict: false; replaced: boolean };
 
 /**
  * PUT /armory/accounts/dynamic: replaces the stored definition of one account, or creates it
@@ -42,7 +42,7 @@ export async function putAccount(context: AccountContext, body: JsonValue | unde
       if ((await createClouddriverAccounts(tx, context.clouddriverSchema).findByName(name)) !== undefined) return { conflict: true };
       // Created by someone else since the read: run again and replace it instead.
       if ((await store.insertNew([newAccount(account, "created")])).length === 0) throw new StaleAccountsError([name]);
-      return { conflict: false, change: undefined };
+      return { conflict: false, replaced: false };
     }
     if (row.source === AccountSource.STATIC) {
       throw requestError(Code.InvalidArgument, { fields: [], names: [{ names: [name], reason: "static accounts belong to their agents' config and cannot be replaced" }] });
@@ -62,11 +62,11 @@ export async function putAccount(context: AccountContext, body: JsonValue | unde
         failedCount: row.failedCount,
       },
     ]);
-    return { conflict: false, change: { name, kind: "update" } };
+    return { conflict: false, replaced: true };
   });
 
   if (outcome.conflict) return [name];
-  context.logger.info({ replaced: outcome.change !== undefined }, "account definition stored");
-  if (outcome.change !== undefined) await notifyHub(context, [outcome.change]);
+  context.logger.info({ replaced: outcome.replaced }, "account definition stored");
+  if (outcome.replaced) await notifyHub(context, [{ name, kind: "update" }]);
   return [];
 }

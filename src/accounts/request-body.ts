@@ -13,6 +13,7 @@ export function fieldPath(at: string, key: string): string {
   return at === "" ? key : `${at}.${key}`;
 }
 
+/** A JSON object, not an array or null. */
 export function isJsonObject(value: JsonValue | undefined): value is JsonObject {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
