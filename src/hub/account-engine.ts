@@ -19,6 +19,11 @@ import { registerStatic, staticAccountsOf, staticDropped, type Registrant } from
 
 /** Events per batch at most; a reconnect storm is worked off in batches of this size. */
 const MAX_BATCH_EVENTS = 5000;
+/**
+ * How long the first event of a batch waits for others. PGlite answers without yielding to I/O,
+ * so without a window each batch would only hold what one I/O turn delivered.
+ */
+const BATCH_WINDOW_MS = 5;
 /** Attempts of one batch's transaction before its events are given up (or, for departures, requeued). */
 const BATCH_ATTEMPTS = 3;
 
@@ -124,8 +129,8 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
 
   async function runLoop(): Promise<void> {
     try {
-      // Let the events of this tick gather, so that a burst becomes one batch.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Let a burst of events gather, so that it becomes one batch.
+      await new Promise<void>((resolve) => clock.after(BATCH_WINDOW_MS, resolve));
       while (queue.length > 0) {
         const items = queue.slice(0, MAX_BATCH_EVENTS);
         queue = queue.slice(items.length);

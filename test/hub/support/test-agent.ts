@@ -82,7 +82,8 @@ export interface ReceivedAssignment {
 /** A message from the hub, in plain form. */
 export type Received =
   | { kind: "welcome"; requestId: string; hubId: string; heartbeatIntervalMs: number; rejected: string[] }
-  | { kind: "add" | "save"; requestId: string; fallbackFromZone: string; assignments: ReceivedAssignment[] }
+  | { kind: "add"; requestId: string; fallbackFromZone: string; assignments: ReceivedAssignment[] }
+  | { kind: "save"; requestId: string; fallbackFromZone: string; assignments: ReceivedAssignment[] }
   | { kind: "delete"; requestId: string; names: string[] }
   | { kind: "operation"; requestId: string; operationId: string; account: string; opKind: string; payload: { [key: string]: Json } };
 

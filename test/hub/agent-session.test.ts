@@ -1,0 +1,58 @@
+import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { ConnectResponseSchema, HelloSchema } from "../../gen/agenthub/v1/agent_pb.js";
+import { createAgentSession, OUTBOX_CAPACITY, type AgentSession } from "../../src/hub/agent-session.js";
+import { createOutbox } from "../../src/hub/outbox.js";
+
+const message = (requestId: string) => create(ConnectResponseSchema, { requestId, msg: { case: "deleteAccounts", value: { accountNames: ["x"] } } });
+
+describe("outbox", () => {
+  it("hands messages to the reader in order, waits when empty and ends when closed", async () => {
+    const outbox = createOutbox<number>(2);
+    expect(outbox.offer(1)).toBe(true);
+    expect(outbox.offer(2)).toBe(true);
+    expect(outbox.offer(3)).toBe(false);
+    expect(await outbox.take()).toBe(1);
+    expect(await outbox.take()).toBe(2);
+    const waiting = outbox.take();
+    expect(outbox.offer(4)).toBe(true);
+    expect(await waiting).toBe(4);
+    const ending = outbox.take();
+    outbox.close();
+    expect(await ending).toBeUndefined();
+    expect(outbox.offer(5)).toBe(false);
+  });
+});
+
+describe("agent session", () => {
+  const hello = create(HelloSchema, { agentId: "slow-1", zoneId: "a" });
+
+  it("closes an agent that does not read its messages instead of buffering without bound", () => {
+    const closed: AgentSession[] = [];
+    const session = createAgentSession(hello, 0, (s) => closed.push(s));
+    for (let i = 0; i < OUTBOX_CAPACITY; i++) expect(session.send(message(`r${i}`))).toBe(true);
+    expect(session.send(message("one-too-many"))).toBe(false);
+    expect(session.closed).toBe(true);
+    expect(session.closeError?.code).toBe(Code.ResourceExhausted);
+    expect(session.closeReason).toBe("did not read its messages fast enough");
+    expect(closed).toEqual([session]);
+  });
+
+  it("keeps half of the outbox for account messages: operations are refused first", () => {
+    const session = createAgentSession(hello, 0, () => {});
+    for (let i = 0; i < OUTBOX_CAPACITY / 2; i++) expect(session.sendOperation(message(`op${i}`))).toBe(true);
+    expect(session.sendOperation(message("op-more"))).toBe(false);
+    expect(session.closed).toBe(false);
+    expect(session.send(message("account"))).toBe(true);
+  });
+
+  it("runs its close hook once", () => {
+    let calls = 0;
+    const session = createAgentSession(hello, 0, () => calls++);
+    session.close("disconnected");
+    session.close("again");
+    expect(calls).toBe(1);
+    expect(session.closeReason).toBe("disconnected");
+  });
+});
