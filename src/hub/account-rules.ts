@@ -340,6 +340,7 @@ export function zoneGrew(b: Batch, d: AccountDraft, agentId: string): void {
   addHolder(b, d, agentId, false);
   tell(b, agentId, d, "add");
   promote(b, d);
+  if (d.status === State.ACTIVE) d.message = `${agentLabel(agentId, zone ?? "")} connected; ${rolesLabel(holderList(d))}`;
 }
 
 /** An agent reconnected (a newer stream replaced the old one, or it came back after a hub restart): it is told again what it holds. */

@@ -138,6 +138,9 @@ describe.each(DATABASE_KINDS)("assignment on %s", (kind) => {
       ]);
       expect((await s.account(name)).lastAssignmentMsg).toBe("caching moved from Agent a-1 to Agent a-2 to spread the zone's load");
     }
+    for (const name of names.filter((n) => !moved.includes(n))) {
+      expect((await s.account(name)).lastAssignmentMsg).toBe("agent a-2 (zone a) connected; Agent a-1 for caching, Agent a-2 for operations");
+    }
   });
 
   it("promotes another holder within 1 s when the caching holder goes away", async () => {
