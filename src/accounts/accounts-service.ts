@@ -9,6 +9,7 @@ import type { AccountContext } from "./account-context.js";
 import { createAccountReads } from "./account-reads.js";
 import { createAccounts } from "./create-accounts.js";
 import { deleteAccounts } from "./delete-accounts.js";
+import { loggableError } from "./loggable-error.js";
 import { migrateAccounts } from "./migrate-accounts.js";
 import { paging } from "./paging.js";
 import { putAccount } from "./put-account.js";
@@ -20,22 +21,6 @@ export interface AccountsServiceDeps {
   config: HubConfig;
   reconciler: AccountReconciler;
   logger: Logger;
-}
-
-/**
- * What may be logged of an unexpected error. drizzle's query errors carry the statement's
- * parameters — account definitions with inline secrets — in their message, so only the
- * database's own message and SQLSTATE are kept.
- */
-function loggable(err: unknown): { name: string; message: string; code?: string } {
-  const error = err instanceof Error ? err : new Error(String(err));
-  const cause = error.cause instanceof Error ? error.cause : undefined;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  return {
-    name: error.name,
-    message: cause?.message ?? (error.name === "DrizzleQueryError" ? "query failed" : error.message),
-    ...(typeof code === "string" ? { code } : {}),
-  };
 }
 
 /**
@@ -53,7 +38,7 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
       return await work();
     } catch (err) {
       if (err instanceof ConnectError) throw err;
-      logger.error({ method, err: loggable(err) }, "accounts API call failed");
+      logger.error({ method, err: loggableError(err) }, "accounts API call failed");
       throw new ConnectError("internal error; the hub's log has the details", Code.Internal);
     }
   }

@@ -9,6 +9,9 @@ import { openDatabase, type Database } from "../store/database.js";
 import { createRestTranscoder } from "../rest/transcoder.js";
 import { createAccountsService } from "../accounts/accounts-service.js";
 import { createHub } from "../hub/hub.js";
+import { createAutoscan, type Autoscan } from "../clouddriver/autoscan.js";
+import { createCredentialsService } from "../clouddriver/credentials-service.js";
+import { ClouddriverCredentialsService } from "../../gen/agenthub/v1/clouddriver_pb.js";
 import { AccountsService } from "../../gen/agenthub/v1/accounts_pb.js";
 import { AgentService } from "../../gen/agenthub/v1/agent_pb.js";
 import { OperationService } from "../../gen/agenthub/v1/operations_pb.js";
@@ -25,6 +28,8 @@ export interface HubApp {
   agentPort: number | undefined;
   database: Database;
   logger: Logger;
+  /** Clouddriver autoscan when `autoscan.enabled` (tests call its `scanOnce`). */
+  autoscan: Autoscan | undefined;
   /** Graceful shutdown: stop accepting, end agent streams, drain, close the database. */
   close(): Promise<void>;
 }
@@ -48,7 +53,11 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
 
   const hub = createHub({ database, config, logger, hubId, shutdown: shutdown.signal });
   const accounts = createAccountsService({ database, config, reconciler: hub, logger });
-  const served = [AccountsService, AgentService, OperationService];
+  const clouddriverContext = { database, clouddriverSchema: config.clouddriver.schema, reconciler: hub, logger };
+  // Off by default: the routes then do not exist at all (REST answers 404).
+  const credentials = config.interceptor.enabled ? createCredentialsService(clouddriverContext) : undefined;
+  const autoscan = config.autoscan.enabled ? createAutoscan({ ...clouddriverContext, settings: config.autoscan }) : undefined;
+  const served = [AccountsService, AgentService, OperationService, ...(credentials === undefined ? [] : [ClouddriverCredentialsService])];
   const health = createHealthService(
     served.map((s) => s.typeName),
     shutdown.signal,
@@ -58,11 +67,13 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     router.service(AgentService, hub.agentService);
     router.service(OperationService, hub.operationService);
     router.service(Health, health);
+    if (credentials !== undefined) router.service(ClouddriverCredentialsService, credentials);
   };
   const rest = createRestTranscoder({
     services: [
       { service: AccountsService, impl: accounts },
       { service: OperationService, impl: hub.operationService },
+      ...(credentials === undefined ? [] : [{ service: ClouddriverCredentialsService, impl: credentials }]),
     ],
     maxBodyBytes: config.http.maxBodyBytes,
     logger,
@@ -70,6 +81,7 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   const handler = connectNodeAdapter({ routes, fallback: rest.handle, shutdownSignal: shutdown.signal });
 
   await hub.start();
+  autoscan?.start();
   const pingIntervalMs = config.heartbeat.intervalMs;
   const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs }, handler)];
   if (config.grpc.agentPort !== undefined) {
@@ -89,11 +101,13 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     agentPort: agent?.port,
     database,
     logger,
+    autoscan,
     close() {
       closing ??= (async () => {
         logger.info({ hubId }, "agent-hub shutting down");
         shutdown.abort();
         await Promise.all(listeners.map((l) => l.close(5_000)));
+        await autoscan?.stop();
         await hub.close();
         if (options.database === undefined) await database.close();
       })();

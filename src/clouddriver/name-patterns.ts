@@ -1,0 +1,34 @@
+/**
+ * `autoscan.namePatterns` (design section 10): a pattern with `*` or `?` is a glob that must match
+ * the whole name (`*` any run of characters, `?` one character); any other pattern is a prefix.
+ * Matching is case-sensitive, as account names are.
+ */
+
+/** The characters LIKE treats specially, escaped with `\` (LIKE's default escape character). */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** Whether `pattern` is a glob rather than a prefix. */
+export function isGlob(pattern: string): boolean {
+  return pattern.includes("*") || pattern.includes("?");
+}
+
+/**
+ * The SQL LIKE pattern for one name pattern: `team-` → `team-%`, `prod-*-?` → `prod-%-_`, with
+ * LIKE's own `%`, `_` and `\` escaped so that they match themselves.
+ */
+export function likePattern(pattern: string): string {
+  if (!isGlob(pattern)) return `${escapeLike(pattern)}%`;
+  let like = "";
+  for (const c of pattern) like += c === "*" ? "%" : c === "?" ? "_" : escapeLike(c);
+  return like;
+}
+
+/**
+ * The LIKE patterns of the configured name patterns. An empty pattern is left out: as a prefix it
+ * would hand every `kubernetes` account to agents, which nobody means by an empty string (`*` says so).
+ */
+export function likePatterns(patterns: readonly string[]): string[] {
+  return [...new Set(patterns.filter((p) => p !== "").map(likePattern))];
+}
