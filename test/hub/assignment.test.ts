@@ -13,6 +13,11 @@ function history(agent: TestAgent, account: string): [string, boolean | undefine
   return out;
 }
 
+/** The agent's history for the account, once it has arrived (messages go out after the batch commits). */
+async function expectHistory(agent: TestAgent, account: string, expected: [string, boolean | undefined][]): Promise<void> {
+  await eventually(() => expect(history(agent, account)).toEqual(expected));
+}
+
 async function activeAccount(s: Scenario, name: string) {
   return eventually(async () => {
     const account = await s.account(name);
@@ -31,6 +36,7 @@ describe.each(DATABASE_KINDS)("assignment on %s", (kind) => {
     const b1 = await s.connect({ agentId: "b-1", zoneId: "b" });
     await s.createActive(definition("pinned-1", "a", { namespaces: ["team"] }));
     const account = await activeAccount(s, "pinned-1");
+    await Promise.all([a1, a2].map((agent) => agent.waitFor("add")));
 
     const adds = [a1, a2].map((agent) => agent.received.find((m): m is Extract<Received, { kind: "add" }> => m.kind === "add"));
     expect(adds.map((m) => m?.assignments.length)).toEqual([1, 1]);
@@ -73,8 +79,8 @@ describe.each(DATABASE_KINDS)("assignment on %s", (kind) => {
     await s.createActive(definition("free-1"));
     const first = await activeAccount(s, "free-1");
     expect(first.agents).toEqual([{ agentId: "b-1", caching: true }]);
-    expect(history(b1, "free-1")).toEqual([["add", true]]);
-    expect(history(a1, "free-1")).toEqual([]);
+    await expectHistory(b1, "free-1", [["add", true]]);
+    await expectHistory(a1, "free-1", []);
     expect(first.zoneId).toBe("");
     expect(b1.received.find((m) => m.kind === "add")).toMatchObject({ assignments: [{ name: "free-1", zoneId: "" }] });
 
@@ -86,8 +92,8 @@ describe.each(DATABASE_KINDS)("assignment on %s", (kind) => {
       { agentId: "a-1", caching: other === "a-1" },
       { agentId: "a-2", caching: other === "a-2" },
     ]);
-    expect(history(a2, "free-2")).toEqual([["add", other === "a-2"]]);
-    expect(history(b1, "free-2")).toEqual([]);
+    await expectHistory(a2, "free-2", [["add", other === "a-2"]]);
+    await expectHistory(b1, "free-2", []);
   });
 
   it("spreads caching roles over a zone's agents, also to an agent that joins later, never two at once", async () => {
@@ -125,14 +131,15 @@ describe.each(DATABASE_KINDS)("assignment on %s", (kind) => {
     for (const name of names) expect((await s.holders(name)).filter((h) => h.caching)).toHaveLength(1);
     // The newcomer got every account as an operations holder first; two roles moved to it
     // only after a-1 had confirmed it stopped caching them.
-    const moved = names.filter((name) => history(a2, name).some(([kind, caching]) => kind === "save" && caching === true));
-    expect(moved).toHaveLength(2);
+    const movedTo = (name: string) => history(a2, name).some(([kind, caching]) => kind === "save" && caching === true);
+    await eventually(() => expect(names.filter(movedTo)).toHaveLength(2));
+    const moved = names.filter(movedTo);
     for (const name of moved) {
-      expect(history(a2, name)).toEqual([
+      await expectHistory(a2, name, [
         ["add", false],
         ["save", true],
       ]);
-      expect(history(a1, name)).toEqual([
+      await expectHistory(a1, name, [
         ["add", true],
         ["save", false],
       ]);
@@ -252,7 +259,7 @@ describe.each(DATABASE_KINDS)("assignment on %s", (kind) => {
     refuse = false;
     expect((await s.rest("PATCH", "/armory/accounts", [{ name: "stuck-1", state: "INACTIVE" }])).status).toBe(202);
     await eventually(async () => expect((await s.account("stuck-1")).status).toBe("INACTIVE"));
-    expect(history(agent, "stuck-1")).toEqual([
+    await expectHistory(agent, "stuck-1", [
       ["add", true],
       ["delete", undefined],
       ["delete", undefined],
@@ -325,7 +332,7 @@ describe.each(DATABASE_KINDS)("assignment on %s", (kind) => {
     expect((await s.rest("PATCH", "/armory/accounts", [{ name: "again-1", state: "ACTIVE" }])).status).toBe(202);
     await a1.waitFor("save", (m) => m.assignments.some((a) => a.name === "again-1" && a.caching));
     await activeAccount(s, "again-1");
-    expect(history(a1, "again-1")).toEqual([
+    await expectHistory(a1, "again-1", [
       ["add", true],
       ["save", true],
     ]);

@@ -15,6 +15,11 @@ function history(agent: TestAgent, account: string): [string, boolean | undefine
   return out;
 }
 
+/** The agent's history for the account, once it has arrived (messages go out after the batch commits). */
+async function expectHistory(agent: TestAgent, account: string, expected: [string, boolean | undefined, string][]): Promise<void> {
+  await eventually(() => expect(history(agent, account)).toEqual(expected));
+}
+
 const unreachable = (message: string): AccountAnswer => ({ outcome: "UNREACHABLE", message });
 
 async function status(s: Scenario, name: string, expected: string) {
@@ -39,11 +44,11 @@ describe.each(DATABASE_KINDS)("fallback on %s", (kind) => {
     await s.createActive(definition("fb-1", "a"));
     const account = await status(s, "fb-1", "ACTIVE");
 
-    expect(history(a1, "fb-1")).toEqual([
+    await expectHistory(a1, "fb-1", [
       ["add", true, ""],
       ["delete", undefined, ""],
     ]);
-    expect(history(b1, "fb-1")).toEqual([["save", true, "a"]]);
+    await expectHistory(b1, "fb-1", [["save", true, "a"]]);
     expect(account.agents).toEqual([{ agentId: "b-1", caching: true }]);
     expect(account.lastAssignmentMsg).toBe(
       "agent a-1 (zone a) could not reach the cluster: dial tcp 10.0.0.1:443: i/o timeout; moved to zone b, assigned to Agent b-1 for caching",
@@ -51,7 +56,7 @@ describe.each(DATABASE_KINDS)("fallback on %s", (kind) => {
     // The fallback placement lasts: nothing moves it back by itself.
     const a2 = await s.connect({ agentId: "a-2", zoneId: "a" });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(history(a2, "fb-1")).toEqual([]);
+    await expectHistory(a2, "fb-1", []);
     expect((await s.account("fb-1")).agents).toEqual([{ agentId: "b-1", caching: true }]);
   });
 
@@ -89,7 +94,7 @@ describe.each(DATABASE_KINDS)("fallback on %s", (kind) => {
       expect(after.status).toBe("ACTIVE");
       expect(after.agents).toEqual([{ agentId: "b-1", caching: true }]);
     });
-    expect(history(a1, "lost-2")).toEqual([
+    await expectHistory(a1, "lost-2", [
       ["add", true, ""],
       ["delete", undefined, ""],
     ]);
@@ -116,13 +121,13 @@ describe.each(DATABASE_KINDS)("fallback on %s", (kind) => {
     );
     expect((await s.row("doomed-1"))?.failedCount).toBe(2);
     // Two rounds (maxRetries 1): own zone first, then zone b as fallback, each time.
-    expect(history(a1, "doomed-1")).toEqual([
+    await expectHistory(a1, "doomed-1", [
       ["add", true, ""],
       ["delete", undefined, ""],
       ["add", true, ""],
       ["delete", undefined, ""],
     ]);
-    expect(history(b1, "doomed-1")).toEqual([
+    await expectHistory(b1, "doomed-1", [
       ["save", true, "a"],
       ["delete", undefined, ""],
       ["save", true, "a"],
@@ -149,12 +154,12 @@ describe.each(DATABASE_KINDS)("fallback on %s", (kind) => {
     const failed = await status(s, "bad-1", "FAILED");
     expect(failed.agents).toEqual([]);
     expect(failed.lastAssignmentMsg).toBe("agent a-1 (zone a) rejected the account: invalid kubeconfig: no current-context");
-    expect(history(a1, "bad-1")).toEqual([
+    await expectHistory(a1, "bad-1", [
       ["add", true, ""],
       ["delete", undefined, ""],
     ]);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(history(b1, "bad-1")).toEqual([]);
+    await expectHistory(b1, "bad-1", []);
   });
 
   it("sends an unpinned account whose zone cannot reach the cluster to the next least-loaded zone", async () => {
@@ -169,15 +174,15 @@ describe.each(DATABASE_KINDS)("fallback on %s", (kind) => {
     await s.createActive(definition("roamer"));
     const account = await status(s, "roamer", "ACTIVE");
     expect(account.agents).toEqual([{ agentId: "c-1", caching: true }]);
-    expect(history(a1, "roamer")).toEqual([
+    await expectHistory(a1, "roamer", [
       ["add", true, ""],
       ["delete", undefined, ""],
     ]);
-    expect(history(b1, "roamer")).toEqual([
+    await expectHistory(b1, "roamer", [
       ["save", true, "a"],
       ["delete", undefined, ""],
     ]);
-    expect(history(c1, "roamer")).toEqual([["save", true, "b"]]);
+    await expectHistory(c1, "roamer", [["save", true, "b"]]);
     expect(account.lastAssignmentMsg).toBe("agent b-1 (zone b) could not reach the cluster: timeout; moved to zone c, assigned to Agent c-1 for caching");
   });
 });
