@@ -15,7 +15,6 @@ export interface AgentRegistry {
   put(session: AgentSession): void;
   /** Removes the agent. */
   remove(agentId: string): void;
-  readonly size: number;
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -45,8 +44,5 @@ export function createAgentRegistry(): AgentRegistry {
       members.add(session.agentId);
     },
     remove,
-    get size() {
-      return byId.size;
-    },
   };
 }

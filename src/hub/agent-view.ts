@@ -8,8 +8,6 @@ import type { ZoneLoad } from "./placement.js";
  * until `commit`, so a batch whose transaction fails leaves it untouched.
  */
 export interface AgentView {
-  /** The agent's current session (joined in this batch or before), if it is connected. */
-  session(agentId: string): AgentSession | undefined;
   /** The zone of a connected agent. */
   zoneOf(agentId: string): string | undefined;
   /** The agents of a zone, sorted by id. */
@@ -22,8 +20,6 @@ export interface AgentView {
   /** The session becomes the agent's current one; `load` is what it holds already. */
   join(session: AgentSession, load: number): void;
   leave(agentId: string): void;
-  /** Ids of every connected agent. */
-  agentIds(): string[];
   /** Applies joins, leaves and loads to the registry. Returns the sessions that joins replaced. */
   commit(): AgentSession[];
 }
@@ -65,7 +61,6 @@ export function createAgentView(registry: AgentRegistry): AgentView {
   };
 
   return {
-    session,
     zoneOf: (agentId) => session(agentId)?.zoneId,
     agentsIn: (zone) => members().get(zone) ?? [],
     zoneLoads() {
@@ -91,7 +86,6 @@ export function createAgentView(registry: AgentRegistry): AgentView {
       loads.delete(agentId);
       invalidate();
     },
-    agentIds: () => [...members().values()].flat(),
     commit() {
       const replaced: AgentSession[] = [];
       for (const agentId of left) registry.remove(agentId);

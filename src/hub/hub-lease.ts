@@ -2,7 +2,8 @@ import { sql } from "drizzle-orm";
 import type { HubConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import type { Database } from "../store/database.js";
-import type { AccountEngine, ReleasedAgent } from "./account-engine.js";
+import type { AccountEngine } from "./account-engine.js";
+import type { ReleasedAgent } from "./engine-batch.js";
 import type { Clock } from "./clock.js";
 import { formatDuration } from "./operator-messages.js";
 

@@ -11,7 +11,6 @@ export interface Outbox<T> {
   take(): Promise<T | undefined>;
   /** Drops what is queued and ends `take`. */
   close(): void;
-  readonly size: number;
 }
 
 /** Creates an outbox holding at most `capacity` messages. */
@@ -20,9 +19,6 @@ export function createOutbox<T>(capacity: number): Outbox<T> {
   let waiter: ((item: T | undefined) => void) | undefined;
   let closed = false;
   return {
-    get size() {
-      return items.length;
-    },
     offer(item, limit = capacity) {
       if (closed || items.length >= Math.min(limit, capacity)) return false;
       if (waiter !== undefined) {

@@ -20,7 +20,6 @@ export interface PendingRequests {
   answered(requestId: string, account: string): void;
   /** The agent's stream ended: its requests will never be answered. */
   forgetAgent(agentId: string): void;
-  readonly size: number;
 }
 
 /** Creates an empty set of pending requests. */
@@ -58,9 +57,6 @@ export function createPendingRequests(): PendingRequests {
     },
     forgetAgent(agentId) {
       for (const requestId of [...(byAgent.get(agentId) ?? [])]) remove(requestId);
-    },
-    get size() {
-      return byId.size;
     },
   };
 }
