@@ -3,7 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { notifyHub, type AccountContext } from "../accounts/account-context.js";
 import { agentDefinitionOf, newAccount, parseDefinition, zoneIdOf, type AccountDefinition } from "../accounts/account-definition.js";
 import { AccountSource, AccountState, transitionFor } from "../accounts/account-states.js";
-import { noProblems, requestError, throwIfInvalid } from "../accounts/api-errors.js";
+import { hasProblems, noProblems, requestError } from "../accounts/api-errors.js";
 import { inAccountTransaction } from "../accounts/optimistic-transaction.js";
 import { isJsonObject } from "../accounts/request-body.js";
 import type { AccountChange } from "../hub/reconciler.js";
@@ -34,9 +34,9 @@ function parseCredentials(body: JsonValue | undefined): AccountDefinition {
     const reason = `agent-hub serves only "${KUBERNETES_TYPE}" accounts, not ${JSON.stringify(body.type)}; send those to Clouddriver itself`;
     problems.fields.push({ field: "type", reason });
   } else account = parseDefinition({ at: "", object: body }, problems);
-  throwIfInvalid(problems);
   // parseDefinition reports a problem whenever it returns nothing.
-  return account!;
+  if (account === undefined || hasProblems(problems)) throw requestError(Code.InvalidArgument, problems);
+  return account;
 }
 
 /** 409: the name is taken, so POST cannot create it (or PUT must not take it from Clouddriver). */
