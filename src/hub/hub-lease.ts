@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { HubConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import type { Database } from "../store/database.js";
@@ -42,18 +42,22 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
       ON CONFLICT (hub_id) DO UPDATE SET last_heartbeat = now()`);
   }
 
+  /** Agents (with their zone) that rows of kubesvc_agents or kubesvc_assignments tie to hubs matching `which`. */
+  async function agentsOf(which: SQL): Promise<ReleasedAgent[]> {
+    const rows = await database.rows<{ agent_id: string; zone_id: string; hub_id: string }>(sql`
+      SELECT x.agent_id, COALESCE(g.zone_id, '') AS zone_id, x.hub_id FROM (
+        SELECT agent_id, hub_id FROM kubesvc_agents UNION SELECT agent_id, hub_id FROM kubesvc_assignments
+      ) x LEFT JOIN kubesvc_agents g ON g.agent_id = x.agent_id AND g.hub_id = x.hub_id
+      WHERE ${which}`);
+    return rows.map((a) => ({ agentId: a.agent_id, zoneId: a.zone_id, hubId: a.hub_id }));
+  }
+
+  /** Releases what hubs whose lease ran out (or that have no row at all) left behind. */
   async function releaseDeadHubs(): Promise<void> {
     const live = sql`SELECT 1 FROM kubesvc_hubs h WHERE h.hub_id = x.hub_id AND h.last_heartbeat >= now() - ${ttlMs} * interval '1 millisecond'`;
-    const agents = await database.rows<{ agent_id: string; zone_id: string; hub_id: string }>(sql`
-      SELECT x.agent_id, COALESCE(g.zone_id, '') AS zone_id, x.hub_id FROM (
-        SELECT agent_id, hub_id FROM kubesvc_agents WHERE hub_id <> ${hubId}
-        UNION SELECT agent_id, hub_id FROM kubesvc_assignments WHERE hub_id <> ${hubId}
-      ) x LEFT JOIN kubesvc_agents g ON g.agent_id = x.agent_id AND g.hub_id = x.hub_id
-      WHERE NOT EXISTS (${live})`);
-    if (agents.length > 0) {
-      const released: ReleasedAgent[] = agents.map((a) => ({ agentId: a.agent_id, zoneId: a.zone_id, hubId: a.hub_id }));
-      const hubs = [...new Set(released.map((a) => a.hubId))];
-      logger.warn({ hubs, agents: released.length }, "releasing the agents of hub replicas whose lease ran out");
+    const released = await agentsOf(sql`x.hub_id <> ${hubId} AND NOT EXISTS (${live})`);
+    if (released.length > 0) {
+      logger.warn({ hubs: [...new Set(released.map((a) => a.hubId))], agents: released.length }, "releasing the agents of hub replicas whose lease ran out");
       await engine.release(released, `was connected to a hub replica that stopped renewing its lease for ${formatDuration(ttlMs)}`);
     }
     await database.db.execute(sql`DELETE FROM kubesvc_hubs WHERE hub_id <> ${hubId} AND last_heartbeat < now() - ${ttlMs} * interval '1 millisecond'`);
@@ -70,6 +74,10 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
 
   return {
     async start() {
+      // Rows under this replica's own id (a fixed hubId) are from before a crash: nobody holds
+      // those streams now.
+      const leftovers = await agentsOf(sql`x.hub_id = ${hubId}`);
+      if (leftovers.length > 0) await engine.release(leftovers, "was connected to this hub before it restarted");
       await renew();
       await releaseDeadHubs();
       stopTimer = clock.every(config.hub.heartbeatIntervalMs, () => {

@@ -62,7 +62,10 @@ export function createHub(deps: HubDeps): Hub {
   const cleanup = createStaticCleanup({ database, clock, logger, cleanupAfterMs: config.staticAccounts.cleanupAfterMs });
 
   let stopping: Promise<void> | undefined;
-  /** Every agent leaves at once: one batch releases everything, then the streams end. */
+  /**
+   * Every agent leaves at once: one batch releases everything, then the streams end. Never
+   * rejects: a database failure here is logged, and the next start releases what is left.
+   */
   const stopAgents = (): Promise<void> =>
     (stopping ??= (async () => {
       const released = engine.shutdown();
@@ -70,15 +73,13 @@ export function createHub(deps: HubDeps): Hub {
         session.close("disconnected: the hub shut down", new ConnectError("the hub is shutting down; reconnect", Code.Unavailable));
       }
       operations.close();
-      await released;
+      try {
+        await released;
+      } catch (err) {
+        logger.error({ err }, "releasing agents at shutdown failed");
+      }
     })());
-  deps.shutdown.addEventListener(
-    "abort",
-    () => {
-      stopAgents().catch((err: unknown) => logger.error({ err }, "releasing agents at shutdown failed"));
-    },
-    { once: true },
-  );
+  deps.shutdown.addEventListener("abort", () => void stopAgents(), { once: true });
 
   return {
     agentService: { connect },

@@ -69,6 +69,28 @@ describe.each(DATABASE_KINDS)("hub restart on %s", (kind) => {
     }
   });
 
+  it("releases rows left under its own fixed hubId by a crash before it restarted", async () => {
+    const database = await openTestDatabase(kind);
+    await seed(database, "fixed-hub", "1 second");
+    const app = await startHubOn(database, { hubId: "fixed-hub" });
+    try {
+      expect(app.hubId).toBe("fixed-hub");
+      expect(await database.rows(sql`SELECT name, status FROM kubesvc_accounts WHERE name IN ('held-1', 'leaving-1') ORDER BY name`)).toEqual([
+        { name: "held-1", status: "ORPHANED" },
+        { name: "leaving-1", status: "INACTIVE" },
+      ]);
+      expect(await database.rows(sql`SELECT last_assignment_msg FROM kubesvc_accounts WHERE name = 'held-1'`)).toEqual([
+        { last_assignment_msg: "agent a-1 (zone a) was connected to this hub before it restarted; no agent of zone a is connected" },
+      ]);
+      expect(await database.rows(sql`SELECT agent_id FROM kubesvc_agents`)).toEqual([]);
+      expect(await database.rows(sql`SELECT account_name FROM kubesvc_assignments`)).toEqual([]);
+    } finally {
+      await app.close();
+      await database.close();
+      await database.dropSchema();
+    }
+  });
+
   it("hands the holdings of a replica that crashed moments ago to the agent when it reconnects here", async () => {
     const database = await openTestDatabase(kind);
     await seed(database, "crashed-hub", "1 second");
