@@ -75,7 +75,7 @@ grpc:
     expect(envName("http.maxBodyBytes")).toBe("AGENT_HUB_HTTP_MAX_BODY_BYTES");
   });
 
-  it.each([
+  it.each<[string, { file?: string; env?: Record<string, string> }, RegExp]>([
     ["unknown key in the file", { file: "dynamicAccount:\n  enabled: true\n" }, /unknown configuration key dynamicAccount\.enabled/],
     ["bad boolean", { file: "dynamicAccounts:\n  enabled: yes-please\n" }, /dynamicAccounts\.enabled/],
     ["bad duration", { file: "heartbeat:\n  interval: soon\n" }, /heartbeat\.interval/],
