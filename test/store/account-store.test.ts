@@ -53,6 +53,28 @@ describe.each(DATABASE_KINDS)("account store on %s", (kind) => {
     await database.dropSchema();
   });
 
+  it("keeps the listing's total exact through inserts, deletes and rolled-back transactions", async () => {
+    const countRows = async () =>
+      Number((await queryRows<{ n: string }>(database.db, sql`SELECT count(*)::text AS n FROM kubesvc_accounts`))[0]!.n);
+    const totalNow = async () => (await store().listPage(0, 1)).total;
+    const before = await countRows();
+    expect(await totalNow()).toBe(before);
+    await store().insertNew(Array.from({ length: 7 }, (_, i) => newAccount(`cnt-${i}`)));
+    expect(await totalNow()).toBe(before + 7);
+    await database.db.execute(sql`DELETE FROM kubesvc_accounts WHERE name IN ('cnt-0', 'cnt-1', 'cnt-2')`);
+    expect(await totalNow()).toBe(before + 4);
+    await expect(
+      database.db.transaction(async (tx) => {
+        await createAccountStore(tx).insertNew([newAccount("cnt-rolled-back")]);
+        throw new Error("roll back");
+      }),
+    ).rejects.toThrow("roll back");
+    expect(await totalNow()).toBe(before + 4);
+    await database.db.execute(sql`DELETE FROM kubesvc_accounts WHERE name LIKE 'cnt-%'`);
+    expect(await totalNow()).toBe(before);
+    expect(await totalNow()).toBe(await countRows());
+  });
+
   it("inserts new accounts, skips taken names, and finds them by name", async () => {
     expect(await store().insertNew([newAccount("s-a"), newAccount("s-b", { zoneId: "z", status: "INACTIVE" })])).toEqual(["s-a", "s-b"]);
     expect(await store().insertNew([newAccount("s-a"), newAccount("s-c")])).toEqual(["s-c"]);
