@@ -23,7 +23,7 @@ const SQL_OFFSETS = 20;
 
 /**
  * The page query a lean implementation of GET /armory/accounts runs: one page by name in byte
- * order (the primary key's order), then the page's holders and the total. The holders are
+ * order (the primary key's order), then the page's holders and the trigger-kept total. The holders are
  * joined after LIMIT/OFFSET so they are read for the 100 rows of the page only.
  */
 export function rawListQuery(offset: number, limit: number): string {
@@ -32,7 +32,7 @@ FROM (SELECT name, type, source, status, zone_id, definition, last_assignment_ms
       FROM kubesvc_accounts ORDER BY name LIMIT ${limit} OFFSET ${offset}) p
 LEFT JOIN LATERAL (SELECT json_agg(json_build_object('agentId', s.agent_id, 'caching', s.caching)) AS agents
                    FROM kubesvc_assignments s WHERE s.account_name = p.name) h ON true
-CROSS JOIN (SELECT count(*) AS total FROM kubesvc_accounts) c`;
+CROSS JOIN (SELECT total FROM kubesvc_account_count WHERE id = 1) c`;
 }
 
 /** Fills a local hub with `accounts` accounts, then times GET ?limit=100 against the raw query. */
