@@ -6,6 +6,8 @@ export interface HubConfig {
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** PostgreSQL schema of the hub's tables ("" = the connection's search path); replicas must share it. */
+  database: { schema: string };
   dataDir: string;
   hubId: string;
   logLevel: string;
@@ -53,6 +55,7 @@ const KEYS: Record<string, KeySpec> = {
   port: key("int", (c, v) => (c.port = v), "PORT"),
   host: key("string", (c, v) => (c.host = v)),
   databaseUrl: key("string", (c, v) => (c.databaseUrl = v === "" ? undefined : v), "DATABASE_URL"),
+  "database.schema": key("string", (c, v) => (c.database.schema = v)),
   dataDir: key("string", (c, v) => (c.dataDir = v)),
   hubId: key("string", (c, v) => (c.hubId = v)),
   "log.level": key("string", (c, v) => (c.logLevel = v)),
@@ -82,6 +85,7 @@ export function defaultConfig(): HubConfig {
     port: 7002,
     host: "::",
     databaseUrl: undefined,
+    database: { schema: "" },
     dataDir: "./data",
     hubId: "",
     logLevel: "info",
@@ -204,6 +208,9 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (config.heartbeat.missedLimit < 1) throw new ConfigError("configuration key heartbeat.missedLimit: must be at least 1");
   if (config.autoscan.batchSize < 1) throw new ConfigError("configuration key autoscan.batchSize: must be at least 1");
   if (!/^(trace|debug|info|warn|error|fatal|silent)$/.test(config.logLevel)) throw new ConfigError(`configuration key log.level: unknown level ${config.logLevel}`);
+  if (config.database.schema !== "" && !/^[A-Za-z_][A-Za-z0-9_$]*$/.test(config.database.schema)) {
+    throw new ConfigError(`configuration key database.schema: not a plain schema name (${config.database.schema})`);
+  }
   if (config.clouddriver.schema !== "" && !/^[A-Za-z_][A-Za-z0-9_$]*$/.test(config.clouddriver.schema)) {
     throw new ConfigError(`configuration key clouddriver.schema: not a plain schema name (${config.clouddriver.schema})`);
   }

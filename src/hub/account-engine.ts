@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { AccountResult } from "../../gen/agenthub/v1/agent_pb.js";
+import { fromJson } from "@bufbuild/protobuf";
+import { ConnectResponseSchema, type AccountResult } from "../../gen/agenthub/v1/agent_pb.js";
 import type { HubConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import type { Database, Db } from "../store/database.js";
@@ -8,6 +9,8 @@ import type { AgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
 import type { Clock } from "./clock.js";
 import { createBatchRunner, type Committed, type EngineEvent, type ReleasedAgent } from "./engine-batch.js";
+import type { HolderIndex } from "./holder-index.js";
+import type { Addressed, HubLetter } from "./hub-mailbox.js";
 import { messagesFor, welcome } from "./outgoing.js";
 import type { PendingRequests } from "./pending-requests.js";
 import type { AccountChange } from "./reconciler.js";
@@ -21,6 +24,22 @@ const MAX_BATCH_EVENTS = 5000;
 const BATCH_WINDOW_MS = 5;
 /** Attempts of one batch's transaction before its events are given up (or, for departures, requeued). */
 const BATCH_ATTEMPTS = 3;
+/**
+ * Attempts allowed when the database refuses a second caching holder. Batches lock the accounts
+ * they touch, so this only happens when another replica's batch won a race the locks do not
+ * cover; running the batch again reads the winner's rows and decides anew.
+ */
+const CONTENTION_ATTEMPTS = 20;
+
+/** PostgreSQL's unique_violation on the index that allows one caching holder per account. */
+function isCachingConflict(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; typeof e === "object" && e !== null && depth < 5; depth++) {
+    const { code, message, cause } = e as { code?: unknown; message?: unknown; cause?: unknown };
+    if (code === "23505" && String(message).includes("kubesvc_assignments_one_caching")) return true;
+    e = cause;
+  }
+  return false;
+}
 
 interface Queued {
   event: EngineEvent;
@@ -35,6 +54,10 @@ export interface AccountEngineDeps {
   clock: Clock;
   registry: AgentRegistry;
   pending: PendingRequests;
+  /** Where committed batches leave the holders of the accounts they handled, for operations. */
+  holders: HolderIndex;
+  /** Writes letters to other replicas inside a batch's transaction. */
+  post(tx: Db, letters: readonly Addressed[]): Promise<void>;
 }
 
 /**
@@ -51,12 +74,14 @@ export interface AccountEngine {
   leave(session: AgentSession): void;
   /** An agent's AccountResult. */
   result(agentId: string, result: AccountResult): void;
+  /** Letters from other replicas about this replica's streams: account messages to send, stale streams to end. */
+  deliver(letters: readonly HubLetter[]): Promise<void>;
   /** API changes; resolves once immediate transitions are written and messages sent. */
   accountsChanged(changes: AccountChange[]): Promise<void>;
   /** Releases the holdings of agents whose hub replica died. */
   release(agents: ReleasedAgent[], reason: string): Promise<void>;
   /** At start: finish what a previous process left half done (accounts without holders). */
-  recover(): Promise<void>;
+  recover(why: string): Promise<void>;
   /** Hub shutdown: every agent leaves, the accounts they held are released. */
   shutdown(): Promise<void>;
   /** Resolves when the queue is empty. */
@@ -67,14 +92,14 @@ export interface AccountEngine {
 
 /** Creates the engine. */
 export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
-  const { database, config, logger, hubId, clock, registry, pending } = deps;
+  const { database, config, logger, hubId, clock, registry, pending, holders } = deps;
   const ruleConfig = {
     maxRetries: config.dynamicAccounts.maxRetries,
     retryFrequencyMs: config.dynamicAccounts.retryFrequencyMs,
     cleanupAfterMs: config.staticAccounts.cleanupAfterMs,
   };
   const runtime = new Map<string, AccountRuntime>();
-  const batches = createBatchRunner({ hubId, registry, pending, runtime, config: ruleConfig });
+  const batches = createBatchRunner({ hubId, registry, pending, runtime, config: ruleConfig, leaseTtlMs: config.hub.leaseTtlMs, post: deps.post });
   const retryTimers = new Map<string, () => void>();
   let queue: Queued[] = [];
   let running: Promise<void> | undefined;
@@ -109,6 +134,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
   }
 
   async function runBatch(items: Queued[]): Promise<void> {
+    let conflicts = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         const committed = await database.db.transaction((tx) =>
@@ -122,6 +148,12 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
         for (const item of items) item.done?.resolve();
         return;
       } catch (err) {
+        if (isCachingConflict(err) && ++conflicts < CONTENTION_ATTEMPTS && !closed) {
+          logger.warn({ attempt: conflicts }, "another replica gave an account a caching holder first; running the batch again");
+          attempt--;
+          await new Promise<void>((resolve) => clock.after(5 + Math.floor(Math.random() * 20), resolve));
+          continue;
+        }
         logger.error({ err, attempt, events: items.length }, "assignment batch failed");
         if (attempt < BATCH_ATTEMPTS && !closed) {
           await new Promise<void>((resolve) => clock.after(100 * attempt, resolve));
@@ -155,6 +187,8 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     for (const a of c.answered) pending.answered(a.requestId, a.account);
 
     for (const d of c.batch.drafts.values()) {
+      if (d.deleted) holders.delete(d.name);
+      else holders.set(d.name, { status: d.status, holders: d.holders });
       const rt = d.rt;
       const keep = !d.deleted && (rt.round !== undefined || rt.handoff !== undefined || rt.fallbackFor !== undefined);
       if (keep) runtime.set(d.name, rt);
@@ -197,7 +231,33 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     );
   }
 
+  /** Sends an account message another replica's batch decided for one of this replica's streams. */
+  function sendForward(letter: Extract<HubLetter, { kind: "account" }>): void {
+    const session = registry.get(letter.agentId);
+    if (session === undefined || session.closed) {
+      // The stream ended (or never registered here): the agent's holdings must not outlive it.
+      post({ type: "release", agents: [{ agentId: letter.agentId, zoneId: "", hubId }], reason: "disconnected" });
+      return;
+    }
+    const message = fromJson(ConnectResponseSchema, letter.message);
+    message.requestId = pending.nextId();
+    if (session.send(message)) pending.add(message.requestId, { agentId: letter.agentId, kind: letter.pending.kind, accounts: new Map(letter.pending.accounts) });
+  }
+
   return {
+    async deliver(letters) {
+      // A letter can overtake the commit of the join it depends on only by the time between
+      // commit and registry update: waiting for the running batch closes that gap.
+      while (running !== undefined) await running;
+      for (const letter of letters) {
+        if (letter.kind === "account") sendForward(letter);
+        else if (letter.kind === "drop") {
+          registry
+            .get(letter.agentId)
+            ?.close(`reconnected to hub ${letter.byHub}`, new ConnectError(`agent ${letter.agentId} connected to hub ${letter.byHub}; this stream is replaced`, Code.Aborted));
+        }
+      }
+    },
     join(session) {
       if (shuttingDown || closed) {
         session.close("the hub is shutting down", new ConnectError("the hub is shutting down; reconnect", Code.Unavailable));
@@ -209,7 +269,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     result: (agentId, result) => post({ type: "result", agentId, result }),
     accountsChanged: (changes) => (changes.length === 0 ? Promise.resolve() : submit({ type: "changes", changes })),
     release: (agents, reason) => (agents.length === 0 ? Promise.resolve() : submit({ type: "release", agents, reason })),
-    recover: () => submit({ type: "recover" }),
+    recover: (why) => submit({ type: "recover", why }),
     shutdown() {
       shuttingDown = true;
       return submit({ type: "shutdown" });

@@ -163,13 +163,13 @@ export function retry(b: Batch, d: AccountDraft): void {
 }
 
 /** The hub restarted while the account had no holder left: finish what the crash interrupted. */
-export function recover(b: Batch, d: AccountDraft, hubLabel: string): void {
+export function recover(b: Batch, d: AccountDraft, why: string): void {
   if (d.holders.size > 0) return;
   if (isStatic(d)) {
-    staticHolderLost(b, d, `${hubLabel} started`);
+    staticHolderLost(b, d, why);
   } else if (d.status === State.ACTIVE || d.status === State.ACTIVATING) {
     d.rt = {};
-    place(b, d, `${hubLabel} started`, false);
+    place(b, d, why, false);
   } else if (d.status === State.TO_DEACTIVATE || d.status === State.DEACTIVATING) {
     d.status = State.INACTIVE;
     d.message = "deactivated; no agent held it";

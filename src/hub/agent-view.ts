@@ -2,14 +2,25 @@ import type { AgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
 import type { ZoneLoad } from "./placement.js";
 
+/** An agent whose stream another live replica holds, as `kubesvc_agents` shows it. */
+export interface RemoteAgent {
+  agentId: string;
+  zoneId: string;
+  hubId: string;
+  /** Caching roles it holds. */
+  caching: number;
+}
+
 /**
- * The connected agents as one engine batch sees them: the registry plus the batch's joins and
- * leaves, with caching loads that follow the batch's role changes. Nothing reaches the registry
+ * The connected agents as one engine batch sees them: the registry plus the agents of other live
+ * replicas plus the batch's joins and leaves, with caching loads that follow the batch's role changes. Nothing reaches the registry
  * until `commit`, so a batch whose transaction fails leaves it untouched.
  */
 export interface AgentView {
   /** The zone of a connected agent. */
   zoneOf(agentId: string): string | undefined;
+  /** The replica holding the agent's stream when it is not this one; undefined for local (or unknown) agents. */
+  remoteHub(agentId: string): string | undefined;
   /** The agents of a zone, sorted by id. */
   agentsIn(zone: string): readonly string[];
   /** Every zone with agents, with its load. */
@@ -25,7 +36,8 @@ export interface AgentView {
 }
 
 /** A view over the registry for one batch. */
-export function createAgentView(registry: AgentRegistry): AgentView {
+export function createAgentView(registry: AgentRegistry, remoteAgents: readonly RemoteAgent[] = []): AgentView {
+  const remote = new Map(remoteAgents.map((a) => [a.agentId, a]));
   const joined = new Map<string, AgentSession>();
   const left = new Set<string>();
   const loads = new Map<string, number>();
@@ -34,18 +46,22 @@ export function createAgentView(registry: AgentRegistry): AgentView {
   let zoneMembers: Map<string, string[]> | undefined;
   let zoneCaching: Map<string, number> | undefined;
 
-  const session = (agentId: string): AgentSession | undefined => joined.get(agentId) ?? (left.has(agentId) ? undefined : registry.get(agentId));
+  const session = (agentId: string): { agentId: string; zoneId: string; caching: number } | undefined =>
+    joined.get(agentId) ?? (left.has(agentId) ? undefined : (registry.get(agentId) ?? remote.get(agentId)));
+  const remoteOf = (agentId: string): RemoteAgent | undefined =>
+    joined.has(agentId) || left.has(agentId) || registry.get(agentId) !== undefined ? undefined : remote.get(agentId);
   const load = (agentId: string): number => loads.get(agentId) ?? session(agentId)?.caching ?? 0;
   const members = (): Map<string, string[]> => {
     if (zoneMembers !== undefined) return zoneMembers;
     const zones = new Map<string, string[]>();
-    const add = (s: AgentSession) => {
+    const add = (s: { agentId: string; zoneId: string }) => {
       const list = zones.get(s.zoneId) ?? [];
       list.push(s.agentId);
       zones.set(s.zoneId, list);
     };
     for (const s of registry.sessions()) if (!left.has(s.agentId) && !joined.has(s.agentId)) add(s);
     for (const s of joined.values()) add(s);
+    for (const a of remote.values()) if (remoteOf(a.agentId) !== undefined) add(a);
     zoneCaching = new Map();
     for (const [zone, list] of zones) {
       list.sort();
@@ -62,6 +78,7 @@ export function createAgentView(registry: AgentRegistry): AgentView {
 
   return {
     zoneOf: (agentId) => session(agentId)?.zoneId,
+    remoteHub: (agentId) => remoteOf(agentId)?.hubId,
     agentsIn: (zone) => members().get(zone) ?? [],
     zoneLoads() {
       const result: ZoneLoad[] = [];

@@ -1,4 +1,5 @@
-import type { AccountResult } from "../../gen/agenthub/v1/agent_pb.js";
+import { toJson } from "@bufbuild/protobuf";
+import { ConnectResponseSchema, type AccountResult } from "../../gen/agenthub/v1/agent_pb.js";
 import type { Db } from "../store/database.js";
 import {
   cachingHolder,
@@ -18,7 +19,9 @@ import type { AgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
 import { createAgentView, type AgentView } from "./agent-view.js";
 import { createEngineStore, type AccountWrite, type EngineStore, type HolderRow } from "./engine-store.js";
+import type { Addressed } from "./hub-mailbox.js";
 import { agentLabel, zoneLabel } from "./operator-messages.js";
+import { messagesFor } from "./outgoing.js";
 import type { PendingRequests } from "./pending-requests.js";
 import { planHandoffs } from "./placement.js";
 import type { AccountChange } from "./reconciler.js";
@@ -39,7 +42,8 @@ export type EngineEvent =
   | { type: "changes"; changes: AccountChange[] }
   | { type: "retry"; name: string }
   | { type: "release"; agents: ReleasedAgent[]; reason: string }
-  | { type: "recover" }
+  /** Accounts left without holders (by a previous process, or a replica that died mid-batch): `why` in operator words. */
+  | { type: "recover"; why: string }
   | { type: "shutdown" };
 
 /** What a committed batch still has to do: update memory, send, schedule. */
@@ -62,6 +66,10 @@ export interface BatchRunnerDeps {
   /** The engine's memory of accounts being placed; read here, written after commit. */
   runtime: ReadonlyMap<string, AccountRuntime>;
   config: RuleConfig;
+  /** Agents of replicas that stopped renewing their lease this long ago are not placed on. */
+  leaseTtlMs: number;
+  /** Writes letters to other replicas in the batch's transaction. */
+  post(tx: Db, letters: readonly Addressed[]): Promise<void>;
 }
 
 /** Who arrives and who goes in one batch. */
@@ -78,6 +86,13 @@ interface Loaded {
   heldBy: Map<string, string[]>;
   /** Arriving agent → the zone it had when it was last registered. */
   zoneBefore: Map<string, string>;
+  /** Arriving agent → the other replica that held its stream until now. */
+  takenFrom: Map<string, string>;
+  /**
+   * Departing agents that have reconnected to another replica meanwhile: what they hold is that
+   * replica's now, so their departure here releases nothing.
+   */
+  movedAway: Set<string>;
   statics: Map<string, Registrant[]>;
   /** Served accounts of the zones that gained agents. */
   served: Set<string>;
@@ -136,7 +151,14 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
   async function load(store: EngineStore, m: Movements, events: readonly EngineEvent[]): Promise<Loaded> {
     const heldBy = await store.heldBy([...m.joins.keys(), ...m.leaves.keys(), ...m.released.keys()]);
     const zoneBefore = new Map<string, string>();
-    for (const [agentId, row] of await store.agentRows([...m.joins.keys()])) zoneBefore.set(agentId, registry.get(agentId)?.zoneId ?? row.zoneId);
+    const takenFrom = new Map<string, string>();
+    for (const [agentId, row] of await store.agentRows([...m.joins.keys()])) {
+      zoneBefore.set(agentId, registry.get(agentId)?.zoneId ?? row.zoneId);
+      if (row.hubId !== hubId) takenFrom.set(agentId, row.hubId);
+    }
+    const movedAway = new Set<string>();
+    const releasing = new Map<string, string>([...[...m.leaves.keys()].map((id): [string, string] => [id, hubId]), ...[...m.released].map(([id, r]): [string, string] => [id, r.hubId])]);
+    for (const [agentId, row] of await store.agentRows([...releasing.keys()])) if (row.hubId !== releasing.get(agentId)) movedAway.add(agentId);
 
     // Static accounts of the hellos; free names are created before the rows are locked.
     const statics = new Map<string, Registrant[]>();
@@ -173,7 +195,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     const holders = await store.holdersOf(rows.map((r) => r.name));
     const drafts = new Map<string, AccountDraft>();
     for (const row of rows) drafts.set(row.name, draftOf(row, holders.get(row.name) ?? new Map(), runtime.get(row.name)));
-    return { heldBy, zoneBefore, statics, served, orphans, recovering, answers, drafts };
+    return { heldBy, zoneBefore, takenFrom, movedAway, statics, served, orphans, recovering, answers, drafts };
   }
 
   /**
@@ -200,8 +222,8 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
       const before = l.zoneBefore.get(s.agentId) ?? "";
       each(l.heldBy.get(s.agentId), (d) => holderGone(b, d, s.agentId, before, `reconnected in ${zoneLabel(s.zoneId)}`));
     }
-    for (const [id, leave] of m.leaves) each(l.heldBy.get(id), (d) => holderGone(b, d, id, leave.zone, leave.reason));
-    for (const [id, r] of m.released) each(l.heldBy.get(id), (d) => holderGone(b, d, id, r.zone, r.reason));
+    for (const [id, leave] of m.leaves) if (!l.movedAway.has(id)) each(l.heldBy.get(id), (d) => holderGone(b, d, id, leave.zone, leave.reason));
+    for (const [id, r] of m.released) if (!l.movedAway.has(id)) each(l.heldBy.get(id), (d) => holderGone(b, d, id, r.zone, r.reason));
 
     const rejected = new Map<string, string[]>();
     for (const [name, registrants] of l.statics) {
@@ -248,7 +270,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
       } else if (e.type === "recover") {
         for (const name of l.recovering) {
           const d = draft(name);
-          if (d !== undefined) recover(b, d, `hub ${hubId}`);
+          if (d !== undefined) recover(b, d, e.why);
         }
       }
     }
@@ -320,9 +342,30 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     ]);
   }
 
+  /**
+   * What other replicas must do for this batch: send account messages to the agents whose streams
+   * they hold, and end the streams of agents that reconnected here. Request ids are the
+   * addressee's to choose, since the answers come back on its streams.
+   */
+  function lettersOf(b: Batch, l: Loaded): Addressed[] {
+    const letters: Addressed[] = [];
+    for (const [agentId, from] of l.takenFrom) letters.push({ hubId: from, letter: { kind: "drop", agentId, byHub: hubId } });
+    for (const [agentId, intents] of b.intents) {
+      const to = b.view.remoteHub(agentId);
+      if (to === undefined || intents.size === 0) continue;
+      for (const out of messagesFor(agentId, intents, b.drafts, () => "")) {
+        letters.push({
+          hubId: to,
+          letter: { kind: "account", agentId, message: toJson(ConnectResponseSchema, out.message), pending: { kind: out.pending.kind, accounts: [...out.pending.accounts] } },
+        });
+      }
+    }
+    return letters;
+  }
+
   async function run(tx: Db, events: readonly EngineEvent[], stopping: boolean): Promise<Committed> {
     const store = createEngineStore(tx, hubId);
-    const view = createAgentView(registry);
+    const view = createAgentView(registry, await store.remoteAgents(deps.leaseTtlMs));
     const m = movements(events, stopping);
     const loaded = await load(store, m, events);
     const b: Batch = { view, config, drafts: loaded.drafts, intents: new Map() };
@@ -338,6 +381,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     // Every served account with holders has exactly one caching holder when the batch ends.
     for (const d of b.drafts.values()) promote(b, d);
     await write(store, b, m);
+    await deps.post(tx, lettersOf(b, loaded));
     return {
       view,
       batch: b,

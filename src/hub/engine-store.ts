@@ -2,6 +2,7 @@ import { asc, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../store/database.js";
 import { accounts } from "../store/schema.js";
 import { STATIC_SOURCE, State, type StoredAccount } from "./account-draft.js";
+import type { RemoteAgent } from "./agent-view.js";
 
 /**
  * The engine's statements. Every list travels as one jsonb parameter, so a batch of thousands of
@@ -68,6 +69,8 @@ export interface EngineStore {
   heldBy(agentIds: readonly string[]): Promise<Map<string, string[]>>;
   /** The stored zone and hub of agents, from kubesvc_agents. */
   agentRows(agentIds: readonly string[]): Promise<Map<string, { zoneId: string; hubId: string }>>;
+  /** Agents of other replicas whose lease is still running, with their caching roles. */
+  remoteAgents(leaseTtlMs: number): Promise<RemoteAgent[]>;
   /** ORPHANED hub-stored accounts that agents of these zones may serve (pinned to one of them, or unpinned). */
   orphansFor(zones: readonly string[]): Promise<string[]>;
   /** Served accounts that the given agents hold. */
@@ -160,6 +163,17 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
       return result;
     },
 
+    async remoteAgents(leaseTtlMs) {
+      const rows = await rowsOf<{ agent_id: string; zone_id: string; hub_id: string; caching: number | string }>(
+        tx,
+        sql`SELECT g.agent_id, g.zone_id, g.hub_id,
+              (SELECT count(*) FROM kubesvc_assignments s WHERE s.agent_id = g.agent_id AND s.caching)::int AS caching
+            FROM kubesvc_agents g JOIN kubesvc_hubs h ON h.hub_id = g.hub_id
+            WHERE g.hub_id <> ${hubId} AND h.last_heartbeat >= now() - ${leaseTtlMs} * interval '1 millisecond'`,
+      );
+      return rows.map((r) => ({ agentId: r.agent_id, zoneId: r.zone_id, hubId: r.hub_id, caching: Number(r.caching) }));
+    },
+
     async orphansFor(zones) {
       if (zones.length === 0) return [];
       const rows = await rowsOf<{ name: string }>(
@@ -225,13 +239,19 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
     },
 
     async upsertHolders(rows) {
-      if (rows.length === 0) return;
-      const records = rows.map((r) => ({ account_name: r.account, agent_id: r.agentId, caching: r.caching }));
-      await tx.execute(sql`
-        INSERT INTO kubesvc_assignments (account_name, agent_id, hub_id, caching, reachable, assigned_at)
-        SELECT r.account_name, r.agent_id, ${hubId}, r.caching, true, now()
-        FROM jsonb_to_recordset(${jsonList(records)}) AS r(account_name text, agent_id text, caching boolean)
-        ON CONFLICT (account_name, agent_id) DO UPDATE SET caching = EXCLUDED.caching, hub_id = EXCLUDED.hub_id, reachable = true`);
+      // Roles given up first, then roles taken: the unique index on caching holders is checked
+      // row by row, so a role moving between two holders must never pass through two at once.
+      for (const caching of [false, true]) {
+        const records = rows.filter((r) => r.caching === caching).map((r) => ({ account_name: r.account, agent_id: r.agentId, caching: r.caching }));
+        if (records.length === 0) continue;
+        // hub_id is the replica holding the agent's stream, which may be another one than this.
+        await tx.execute(sql`
+          INSERT INTO kubesvc_assignments (account_name, agent_id, hub_id, caching, reachable, assigned_at)
+          SELECT r.account_name, r.agent_id, COALESCE(g.hub_id, ${hubId}), r.caching, true, now()
+          FROM jsonb_to_recordset(${jsonList(records)}) AS r(account_name text, agent_id text, caching boolean)
+          LEFT JOIN kubesvc_agents g ON g.agent_id = r.agent_id
+          ON CONFLICT (account_name, agent_id) DO UPDATE SET caching = EXCLUDED.caching, hub_id = EXCLUDED.hub_id, reachable = true`);
+      }
     },
 
     async deleteHolders(rows) {

@@ -14,6 +14,11 @@ export interface HubLeaseDeps {
   hubId: string;
   clock: Clock;
   engine: AccountEngine;
+  /**
+   * The replica found its lease expired (the database was out of reach for longer than
+   * `hub.leaseTtl`): other replicas may have released its agents, so their streams must end.
+   */
+  onLeaseLost(): void;
 }
 
 /** This replica's row in `kubesvc_hubs`, and the release of replicas that stopped renewing theirs. */
@@ -36,10 +41,14 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
   let stopTimer: (() => void) | undefined;
   let renewing: Promise<void> | undefined;
 
-  async function renew(): Promise<void> {
-    await database.db.execute(sql`
+  /** Renews the lease; false when it had run out (or the row was gone) before this renewal. */
+  async function renew(): Promise<boolean> {
+    const rows = await database.rows<{ fresh: boolean | number }>(sql`
+      WITH before AS (SELECT (last_heartbeat >= now() - ${ttlMs} * interval '1 millisecond')::int AS fresh FROM kubesvc_hubs WHERE hub_id = ${hubId})
       INSERT INTO kubesvc_hubs (hub_id, address, started_at, last_heartbeat) VALUES (${hubId}, '', now(), now())
-      ON CONFLICT (hub_id) DO UPDATE SET last_heartbeat = now()`);
+      ON CONFLICT (hub_id) DO UPDATE SET last_heartbeat = now()
+      RETURNING (SELECT fresh FROM before) AS fresh`);
+    return Number(rows[0]?.fresh ?? 0) === 1;
   }
 
   /** Agents (with their zone) that rows of kubesvc_agents or kubesvc_assignments tie to hubs matching `which`. */
@@ -60,12 +69,22 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
       logger.warn({ hubs: [...new Set(released.map((a) => a.hubId))], agents: released.length }, "releasing the agents of hub replicas whose lease ran out");
       await engine.release(released, `was connected to a hub replica that stopped renewing its lease for ${formatDuration(ttlMs)}`);
     }
-    await database.db.execute(sql`DELETE FROM kubesvc_hubs WHERE hub_id <> ${hubId} AND last_heartbeat < now() - ${ttlMs} * interval '1 millisecond'`);
+    const dead = await database.rows<{ hub_id: string }>(
+      sql`DELETE FROM kubesvc_hubs WHERE hub_id <> ${hubId} AND last_heartbeat < now() - ${ttlMs} * interval '1 millisecond' RETURNING hub_id`,
+    );
+    // A replica that died between the API's write and its engine's batch left accounts in a
+    // transient state without holders; nobody else would ever move them on.
+    if (dead.length > 0) await engine.recover(`hub ${dead.map((h) => h.hub_id).join(", ")} stopped`);
+    // Letters to dead replicas will never be read: what they asked for is re-placed or timed out.
+    await database.db.execute(sql`DELETE FROM kubesvc_hub_messages m WHERE m.hub_id <> ${hubId} AND NOT EXISTS (SELECT 1 FROM kubesvc_hubs h WHERE h.hub_id = m.hub_id)`);
   }
 
   async function beat(): Promise<void> {
     try {
-      await renew();
+      if (!(await renew())) {
+        logger.error({ hubId }, "this replica's lease had run out; ending its agent streams so that they register again");
+        deps.onLeaseLost();
+      }
       await releaseDeadHubs();
     } catch (err) {
       logger.error({ err }, "hub lease renewal failed");

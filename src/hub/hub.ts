@@ -10,7 +10,9 @@ import type { AgentSession } from "./agent-session.js";
 import { createAgentStreamHandler } from "./agent-stream.js";
 import { systemClock, type Clock } from "./clock.js";
 import { createHeartbeatMonitor } from "./heartbeat-monitor.js";
+import { createHolderIndex } from "./holder-index.js";
 import { createHubLease } from "./hub-lease.js";
+import { createHubMailbox, type Addressed } from "./hub-mailbox.js";
 import { createOperationRouter } from "./operations.js";
 import { createPendingRequests } from "./pending-requests.js";
 import type { AccountReconciler } from "./reconciler.js";
@@ -42,8 +44,30 @@ export function createHub(deps: HubDeps): Hub {
   const { database, config, logger, hubId } = deps;
   const clock = deps.clock ?? systemClock;
   const registry = createAgentRegistry();
-  const engine = createAccountEngine({ database, config, logger, hubId, clock, registry, pending: createPendingRequests() });
-  const operations = createOperationRouter({ database, registry, clock, logger, timeoutMs: config.operationTimeoutMs });
+  const holders = createHolderIndex();
+  const mailbox = createHubMailbox({
+    database,
+    hubId,
+    clock,
+    logger,
+    sweepMs: config.hub.heartbeatIntervalMs,
+    async onLetters(letters) {
+      operations.deliver(letters);
+      await engine.deliver(letters);
+    },
+  });
+  const engine = createAccountEngine({ database, config, logger, hubId, clock, registry, holders, pending: createPendingRequests(), post: mailbox.post });
+  const operations = createOperationRouter({
+    database,
+    registry,
+    holders,
+    clock,
+    logger,
+    hubId,
+    timeoutMs: config.operationTimeoutMs,
+    leaseTtlMs: config.hub.leaseTtlMs,
+    post: (letters: readonly Addressed[]) => mailbox.post(database.db, letters),
+  });
   const onClosed = (session: AgentSession) => {
     operations.sessionClosed(session);
     engine.leave(session);
@@ -58,7 +82,20 @@ export function createHub(deps: HubDeps): Hub {
     intervalMs: config.heartbeat.intervalMs,
     missedLimit: config.heartbeat.missedLimit,
   });
-  const lease = createHubLease({ database, config, logger, hubId, clock, engine });
+  const lease = createHubLease({
+    database,
+    config,
+    logger,
+    hubId,
+    clock,
+    engine,
+    onLeaseLost() {
+      // Other replicas have released these agents: they must reconnect to be registered again.
+      for (const session of [...registry.sessions()]) {
+        session.close("the hub lost its lease", new ConnectError("this hub replica lost its lease; reconnect", Code.Unavailable));
+      }
+    },
+  });
   const cleanup = createStaticCleanup({ database, clock, logger, cleanupAfterMs: config.staticAccounts.cleanupAfterMs });
 
   let stopping: Promise<void> | undefined;
@@ -87,7 +124,8 @@ export function createHub(deps: HubDeps): Hub {
     accountsChanged: (changes) => engine.accountsChanged(changes),
     async start() {
       await lease.start();
-      await engine.recover();
+      await engine.recover(`hub ${hubId} started`);
+      await mailbox.start();
       heartbeats.start();
       cleanup.start();
     },
@@ -95,6 +133,7 @@ export function createHub(deps: HubDeps): Hub {
       await stopAgents();
       await engine.idle();
       await heartbeats.stop();
+      await mailbox.stop();
       await cleanup.stop();
       await lease.stop();
       engine.close();

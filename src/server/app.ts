@@ -46,7 +46,12 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   const hubId = config.hubId !== "" ? config.hubId : `${hostname()}-${randomBytes(3).toString("hex")}`;
   const database =
     options.database ??
-    (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, clouddriverSchema: config.clouddriver.schema }));
+    (await openDatabase({
+      url: config.databaseUrl,
+      dataDir: config.dataDir,
+      clouddriverSchema: config.clouddriver.schema,
+      ...(config.database.schema === "" ? {} : { schema: config.database.schema }),
+    }));
   const shutdown = new AbortController();
   // Every live stream listens for shutdown: thousands of listeners are expected, not a leak.
   setMaxListeners(0, shutdown.signal);

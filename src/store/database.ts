@@ -22,6 +22,12 @@ export interface Database {
   schema: string;
   /** Runs a statement and returns its rows, on either driver. */
   rows<T extends Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]>;
+  /**
+   * LISTENs on a channel (PostgreSQL: a dedicated connection the driver re-opens after it drops;
+   * PGlite: in-process). `pg_notify` in a transaction is delivered when it commits. Resolves to
+   * the function that stops listening.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -81,6 +87,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       schema: schemaName,
       rows: async <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) =>
         ((await db.execute(query)) as unknown as { rows: T[] }).rows,
+      async listen(channel, onPayload) {
+        const stop = await client.listen(channel, onPayload);
+        return stop;
+      },
       close: () => client.close(),
     };
   }
@@ -104,6 +114,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     schema: schemaName,
     rows: async <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) =>
       (await db.execute(query)) as unknown as T[],
+    async listen(channel, onPayload) {
+      const { unlisten } = await client.listen(channel, onPayload);
+      return unlisten;
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }

@@ -1,4 +1,5 @@
-import { bigint, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { bigint, bigserial, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 /** Text compared byte by byte, so that the primary key index also serves `ORDER BY name`. */
 const byteText = customType<{ data: string }>({ dataType: () => 'text COLLATE "C"' });
@@ -38,7 +39,12 @@ export const assignments = pgTable(
     reachable: boolean("reachable").notNull().default(true),
     assignedAt: timestamp("assigned_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.accountName, t.agentId] }), index("kubesvc_assignments_agent_idx").on(t.agentId)],
+  (t) => [
+    primaryKey({ columns: [t.accountName, t.agentId] }),
+    index("kubesvc_assignments_agent_idx").on(t.agentId),
+    // The database itself forbids two caching holders of one account, whichever replica writes.
+    uniqueIndex("kubesvc_assignments_one_caching").on(t.accountName).where(sql`${t.caching}`),
+  ],
 );
 
 /** Connected agents. */
@@ -59,3 +65,20 @@ export const hubs = pgTable("kubesvc_hubs", {
   startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   lastHeartbeat: timestamp("last_heartbeat", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
 });
+
+/**
+ * Work for an agent whose stream another replica holds (design section 11): a durable row per
+ * message, addressed to the replica; `NOTIFY hub_<id>` wakes it, a periodic sweep catches what a
+ * missed notification would leave behind. The owner deletes a row when it takes it.
+ */
+export const hubMessages = pgTable(
+  "kubesvc_hub_messages",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    hubId: text("hub_id").notNull(),
+    agentId: text("agent_id").notNull().default(""),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [index("kubesvc_hub_messages_hub_idx").on(t.hubId, t.id)],
+);
