@@ -1,0 +1,49 @@
+import { connectTestAgent, type TestAgent, type TestAgentOptions } from "../../hub/support/test-agent.js";
+
+/**
+ * An agent that, like a real one behind a Kubernetes Service, reconnects when its stream ends:
+ * to the next hub of `targets` that accepts it (the dead replica's address is skipped).
+ */
+export interface RoamingAgent {
+  readonly agentId: string;
+  /** The current connection. */
+  readonly current: TestAgent;
+  /** The hub the agent is connected to now. */
+  readonly target: string;
+  /** Stops reconnecting and closes the stream. */
+  close(): void;
+}
+
+/** Connects to `targets[0]` and roams over `targets` on every stream end. */
+export function connectRoamingAgent(targets: string[], options: Omit<TestAgentOptions, "target">): RoamingAgent {
+  let index = 0;
+  let closed = false;
+  let current = connectTestAgent({ ...options, target: targets[0]! });
+  const watch = (agent: TestAgent) => {
+    void agent.ended.then(() => {
+      if (closed) return;
+      agent.close();
+      index = (index + 1) % targets.length;
+      // A short pause, as an agent's reconnect backoff would make.
+      setTimeout(() => {
+        if (closed) return;
+        current = connectTestAgent({ ...options, target: targets[index]! });
+        watch(current);
+      }, 50);
+    });
+  };
+  watch(current);
+  return {
+    agentId: options.agentId,
+    get current() {
+      return current;
+    },
+    get target() {
+      return targets[index]!;
+    },
+    close() {
+      closed = true;
+      current.close();
+    },
+  };
+}
