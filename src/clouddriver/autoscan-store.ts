@@ -1,6 +1,6 @@
-import { sql, type SQL } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Db } from "../store/database.js";
-import { StaleAccountsError } from "../store/account-store.js";
+import { createAccountStore, nameIn, type AccountUpdate } from "../store/account-store.js";
 import { queryRows } from "../store/query-rows.js";
 import { accounts } from "../store/schema.js";
 
@@ -17,20 +17,12 @@ const SCAN_LOCK_CLASS = 7002;
 /** A row of `kubesvc_accounts` as autoscan reads it. */
 export type TrackedAccount = typeof accounts.$inferSelect;
 
-/** The new state of an account autoscan changes, guarded by the version and status it read. */
-export interface ScanUpdate {
-  name: string;
-  expectedVersion: number;
-  expectedStatus: string;
-  status: string;
-  zoneId: string | null;
-  definition: Record<string, unknown>;
-  agentDefinition: Record<string, unknown> | null;
-  failedCount: number;
-  lastAssignmentMsg: string;
-  /** Clouddriver's `last_modified_at` the definition came from; null once its row is gone and dealt with. */
-  clouddriverLastModified: number | null;
-}
+/**
+ * The new state of an account autoscan changes, guarded by the version and status it read;
+ * `clouddriverLastModified` is Clouddriver's `last_modified_at` the definition came from, null
+ * once its row is gone and dealt with.
+ */
+export type ScanUpdate = AccountUpdate & Required<Pick<AccountUpdate, "lastAssignmentMsg" | "clouddriverLastModified">>;
 
 /** Autoscan's statements on the hub's own tables, inside the tick's transaction. */
 export interface AutoscanStore {
@@ -45,10 +37,6 @@ export interface AutoscanStore {
   apply(updates: readonly ScanUpdate[]): Promise<void>;
 }
 
-function nameIn(names: readonly string[]): SQL {
-  return sql`${accounts.name} IN (SELECT jsonb_array_elements_text(${JSON.stringify(names)}::jsonb))`;
-}
-
 /** Binds autoscan's statements to the tick's transaction. */
 export function createAutoscanStore(tx: Db): AutoscanStore {
   return {
@@ -61,49 +49,13 @@ export function createAutoscanStore(tx: Db): AutoscanStore {
     },
 
     async tracked(names) {
-      const named = names.length === 0 ? sql`FALSE` : nameIn(names);
+      const named = names.length === 0 ? sql`FALSE` : nameIn(accounts.name, names);
       return tx
         .select()
         .from(accounts)
         .where(sql`${named} OR ${accounts.origin} = ${AUTOSCAN_ORIGIN}`);
     },
 
-    async apply(updates) {
-      if (updates.length === 0) return;
-      const records = updates.map((u) => ({
-        name: u.name,
-        expected_version: u.expectedVersion,
-        expected_status: u.expectedStatus,
-        status: u.status,
-        zone_id: u.zoneId,
-        definition: u.definition,
-        agent_definition: u.agentDefinition,
-        failed_count: u.failedCount,
-        message: u.lastAssignmentMsg,
-        last_modified: u.clouddriverLastModified,
-      }));
-      const done = await queryRows<{ name: string }>(
-        tx,
-        sql`UPDATE ${accounts} SET
-              status = u.status,
-              zone_id = u.zone_id,
-              definition = u.definition,
-              agent_definition = u.agent_definition,
-              failed_count = u.failed_count,
-              last_assignment_msg = u.message,
-              clouddriver_last_modified = u.last_modified,
-              version = ${accounts.version} + 1,
-              updated_at = now()
-            FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb) AS u(
-              name text, expected_version integer, expected_status text, status text, zone_id text,
-              definition jsonb, agent_definition jsonb, failed_count integer, message text, last_modified bigint)
-            WHERE ${accounts.name} = u.name AND ${accounts.version} = u.expected_version
-              AND ${accounts.status} = u.expected_status
-            RETURNING ${accounts.name} AS name`,
-      );
-      if (done.length === updates.length) return;
-      const applied = new Set(done.map((d) => d.name));
-      throw new StaleAccountsError(updates.map((u) => u.name).filter((n) => !applied.has(n)));
-    },
+    apply: (updates) => createAccountStore(tx).applyUpdates(updates),
   };
 }

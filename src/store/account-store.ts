@@ -32,6 +32,10 @@ export interface AccountUpdate {
   definition: Record<string, unknown>;
   agentDefinition: Record<string, unknown> | null;
   failedCount: number;
+  /** Replaces `last_assignment_msg` when given; kept otherwise. */
+  lastAssignmentMsg?: string;
+  /** Replaces `clouddriver_last_modified` when given (null included); kept otherwise. */
+  clouddriverLastModified?: number | null;
 }
 
 /** An agent that holds an account. */
@@ -63,7 +67,7 @@ export class StaleAccountsError extends Error {
 const INSERT_CHUNK = 1000;
 
 /** `column IN (names)` with one bind parameter however many names there are. */
-function nameIn(column: typeof accounts.name | typeof assignments.accountName, names: readonly string[]): SQL {
+export function nameIn(column: typeof accounts.name | typeof assignments.accountName, names: readonly string[]): SQL {
   return sql`${column} IN (SELECT jsonb_array_elements_text(${JSON.stringify(names)}::jsonb))`;
 }
 
@@ -148,6 +152,10 @@ export function createAccountStore(executor: Db): AccountStore {
         definition: u.definition,
         agent_definition: u.agentDefinition,
         failed_count: u.failedCount,
+        set_message: u.lastAssignmentMsg !== undefined,
+        message: u.lastAssignmentMsg ?? null,
+        set_last_modified: u.clouddriverLastModified !== undefined,
+        last_modified: u.clouddriverLastModified ?? null,
       }));
       const done = await queryRows<{ name: string }>(
         executor,
@@ -157,11 +165,14 @@ export function createAccountStore(executor: Db): AccountStore {
               definition = u.definition,
               agent_definition = u.agent_definition,
               failed_count = u.failed_count,
+              last_assignment_msg = CASE WHEN u.set_message THEN u.message ELSE ${accounts.lastAssignmentMsg} END,
+              clouddriver_last_modified = CASE WHEN u.set_last_modified THEN u.last_modified ELSE ${accounts.clouddriverLastModified} END,
               version = ${accounts.version} + 1,
               updated_at = now()
             FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb) AS u(
               name text, expected_version integer, expected_status text, status text, zone_id text,
-              definition jsonb, agent_definition jsonb, failed_count integer)
+              definition jsonb, agent_definition jsonb, failed_count integer,
+              set_message boolean, message text, set_last_modified boolean, last_modified bigint)
             WHERE ${accounts.name} = u.name AND ${accounts.version} = u.expected_version
               AND ${accounts.status} = u.expected_status
             RETURNING ${accounts.name} AS name`,
