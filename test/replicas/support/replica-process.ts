@@ -26,7 +26,11 @@ export const REPLICA_ENV = {
   AGENT_HUB_OPERATION_TIMEOUT: "10s",
 };
 
-const CLI = ["node_modules/tsx/dist/cli.mjs", "src/cli/main.ts", "serve"];
+/**
+ * tsx as a loader in the hub's own process: tsx's CLI would run the hub in a grandchild, and a
+ * kill -9 of the CLI would leave the hub running.
+ */
+const CLI = ["--import", "tsx", "src/cli/main.ts", "serve"];
 
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
