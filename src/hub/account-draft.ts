@@ -47,7 +47,11 @@ export interface Round {
  */
 export interface AccountRuntime {
   round?: Round;
-  /** A caching role on its way from one holder to another: `from` was told caching=false. */
+  /**
+   * A caching role on its way from one holder to another: `from` was told caching=false, and
+   * stays the caching holder in the database until it confirms, so that no replica (not even one
+   * that does not know of the handoff) gives the role to anyone else meanwhile.
+   */
   handoff?: { from: string; to: string | undefined };
   /** Set while a pinned account is served by a fallback zone: the zone it is pinned to then. */
   fallbackFor?: string;
@@ -95,6 +99,8 @@ export interface Intent {
   kind: "add" | "save" | "delete";
   /** For SaveAccounts offered as fallback: the zone that could not reach the cluster. */
   fallbackFrom: string;
+  /** The role to send when it differs from the holder's (only a caching role being handed off). */
+  caching?: boolean;
 }
 
 /** Rule settings from the configuration. */
@@ -155,7 +161,18 @@ export function tell(b: Batch, agentId: string, d: AccountDraft, kind: Intent["k
   }
   if (before?.kind === "add") return;
   if (kind === "add" && d.heldBefore.has(agentId)) kind = "save";
-  forAgent.set(d.name, { kind, fallbackFrom });
+  // A handoff's demotion stays in the message whatever else the agent is told in the batch.
+  forAgent.set(d.name, before?.caching === undefined ? { kind, fallbackFrom } : { kind, fallbackFrom, caching: before.caching });
+}
+
+/**
+ * Tells the caching holder to stop caching while it stays the caching holder in the database,
+ * the first step of a handoff (the second, on its answer, moves the role).
+ */
+export function tellDemotion(b: Batch, agentId: string, d: AccountDraft): void {
+  tell(b, agentId, d, "save");
+  const intent = b.intents.get(agentId)?.get(d.name);
+  if (intent !== undefined) intent.caching = false;
 }
 
 /** Forgets what the agent was to be told about the account (it is gone). */
@@ -186,7 +203,14 @@ export function setRole(b: Batch, d: AccountDraft, agentId: string, caching: boo
   const before = d.holders.get(agentId);
   if (before === undefined || before === caching) return;
   addHolder(b, d, agentId, caching);
+  tellRole(b, agentId, d);
+}
+
+/** Tells a holder its role as the draft has it (calling off a demotion told earlier in the batch). */
+export function tellRole(b: Batch, agentId: string, d: AccountDraft): void {
   tell(b, agentId, d, "save");
+  const intent = b.intents.get(agentId)?.get(d.name);
+  if (intent !== undefined) delete intent.caching;
 }
 
 /**
@@ -194,7 +218,7 @@ export function setRole(b: Batch, d: AccountDraft, agentId: string, caching: boo
  * handoff is on its way. Returns the promoted agent.
  */
 export function promote(b: Batch, d: AccountDraft, prefer?: string): string | undefined {
-  if (!isServed(d) || d.holders.size === 0 || cachingHolder(d) !== undefined || d.rt.handoff !== undefined) return undefined;
+  if (!isServed(d) || d.holders.size === 0 || cachingHolder(d) !== undefined) return undefined;
   const agentId = prefer !== undefined && d.holders.has(prefer) ? prefer : leastLoadedAgent(d.holders.keys(), b.view.load);
   if (agentId !== undefined) setRole(b, d, agentId, true);
   return agentId;

@@ -82,6 +82,8 @@ export interface AccountEngine {
   release(agents: ReleasedAgent[], reason: string): Promise<void>;
   /** At start: finish what a previous process left half done (accounts without holders). */
   recover(why: string): Promise<void>;
+  /** Gives agents that connected within `windowMs` the served accounts of their zone they missed (see the regrow event). */
+  regrow(windowMs: number): Promise<void>;
   /** Hub shutdown: every agent leaves, the accounts they held are released. */
   shutdown(): Promise<void>;
   /** Resolves when the queue is empty. */
@@ -241,7 +243,12 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     }
     const message = fromJson(ConnectResponseSchema, letter.message);
     message.requestId = pending.nextId();
-    if (session.send(message)) pending.add(message.requestId, { agentId: letter.agentId, kind: letter.pending.kind, accounts: new Map(letter.pending.accounts) });
+    if (session.send(message)) pending.add(message.requestId, {
+        agentId: letter.agentId,
+        kind: letter.pending.kind,
+        accounts: new Map(letter.pending.accounts),
+        demotions: new Set(letter.pending.demotions),
+      });
   }
 
   return {
@@ -270,6 +277,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     accountsChanged: (changes) => (changes.length === 0 ? Promise.resolve() : submit({ type: "changes", changes })),
     release: (agents, reason) => (agents.length === 0 ? Promise.resolve() : submit({ type: "release", agents, reason })),
     recover: (why) => submit({ type: "recover", why }),
+    regrow: (windowMs) => submit({ type: "regrow", windowMs }),
     shutdown() {
       shuttingDown = true;
       return submit({ type: "shutdown" });

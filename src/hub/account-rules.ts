@@ -1,6 +1,7 @@
 import { Outcome } from "../../gen/agenthub/v1/agent_pb.js";
 import {
   addHolder,
+  tellRole,
   cachingHolder,
   dropHolder,
   forgetHandoff,
@@ -33,6 +34,8 @@ export interface AccountAnswer {
   asked: "add" | "save" | "delete" | "unsolicited";
   /** The role the answered add/save carried. */
   sentCaching: boolean | undefined;
+  /** The answered message told the caching holder to stop caching (a handoff's first step). */
+  demotion: boolean;
   outcome: Outcome;
   message: string;
 }
@@ -64,8 +67,11 @@ function moveToZone(b: Batch, d: AccountDraft, zone: string, fallbackFrom: strin
   const agents = b.view.agentsIn(zone);
   const targets = new Set(agents);
   for (const agentId of [...d.holders.keys()]) if (!targets.has(agentId)) dropHolder(b, d, agentId, true);
+  // A handoff in flight is called off: its `from` keeps the role and is told so again.
+  const demoting = d.rt.handoff?.from;
   d.rt.handoff = undefined;
   const caching = cachingHolder(d) ?? leastLoadedAgent(agents, b.view.load);
+  if (demoting !== undefined && demoting === caching) tellRole(b, demoting, d);
   for (const agentId of agents) {
     const role = agentId === caching;
     const before = d.holders.get(agentId);
@@ -258,6 +264,8 @@ function rejected(b: Batch, d: AccountDraft, failure: AgentFailure): void {
 function finishHandoff(b: Batch, d: AccountDraft, from: string): void {
   const to = d.rt.handoff?.to;
   d.rt.handoff = undefined;
+  // `from` already knows it no longer caches: only the table changes, no message.
+  addHolder(b, d, from, false);
   const promoted = promote(b, d, to);
   if (promoted !== undefined && promoted !== from) d.message = `caching moved from Agent ${from} to Agent ${promoted} to spread the zone's load`;
 }
@@ -290,7 +298,9 @@ export function answered(b: Batch, d: AccountDraft, answer: AccountAnswer): void
     rejected(b, d, failure);
     return;
   }
-  if (d.rt.handoff?.from === agentId && answer.sentCaching === false) finishHandoff(b, d, agentId);
+  // The handoff may have been started by another replica (its memory is not shared): a caching
+  // holder confirming caching=false is one, whoever started it.
+  if (answer.demotion && d.holders.get(agentId) === true) finishHandoff(b, d, agentId);
   if (d.status !== State.ACTIVATING || isStatic(d)) return;
   const role = d.holders.get(agentId) === true ? "caching" : "operations";
   const lastFailure = d.rt.round?.lastFailure;

@@ -31,13 +31,18 @@ export interface AgentView {
   /** The session becomes the agent's current one; `load` is what it holds already. */
   join(session: AgentSession, load: number): void;
   leave(agentId: string): void;
+  /**
+   * Replaces the other replicas' agents with a fresher read. The batch reads them again once its
+   * accounts are locked, so that every holder it reads under the locks is an agent it knows.
+   */
+  setRemote(agents: readonly RemoteAgent[]): void;
   /** Applies joins, leaves and loads to the registry. Returns the sessions that joins replaced. */
   commit(): AgentSession[];
 }
 
 /** A view over the registry for one batch. */
 export function createAgentView(registry: AgentRegistry, remoteAgents: readonly RemoteAgent[] = []): AgentView {
-  const remote = new Map(remoteAgents.map((a) => [a.agentId, a]));
+  let remote = new Map(remoteAgents.map((a) => [a.agentId, a]));
   const joined = new Map<string, AgentSession>();
   const left = new Set<string>();
   const loads = new Map<string, number>();
@@ -95,6 +100,10 @@ export function createAgentView(registry: AgentRegistry, remoteAgents: readonly 
       left.delete(s.agentId);
       joined.set(s.agentId, s);
       loads.set(s.agentId, initialLoad);
+      invalidate();
+    },
+    setRemote(agents) {
+      remote = new Map(agents.map((a) => [a.agentId, a]));
       invalidate();
     },
     leave(agentId) {

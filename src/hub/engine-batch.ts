@@ -7,7 +7,7 @@ import {
   isServed,
   isStatic,
   promote,
-  setRole,
+  tellDemotion,
   State,
   type AccountDraft,
   type AccountRuntime,
@@ -44,6 +44,12 @@ export type EngineEvent =
   | { type: "release"; agents: ReleasedAgent[]; reason: string }
   /** Accounts left without holders (by a previous process, or a replica that died mid-batch): `why` in operator words. */
   | { type: "recover"; why: string }
+  /**
+   * Periodic: served accounts that an agent joined recently (here or on another replica) does not
+   * hold although its zone serves them. A join and a placement running at the same time on two
+   * replicas cannot see each other; this catches what they missed.
+   */
+  | { type: "regrow"; windowMs: number }
   | { type: "shutdown" };
 
 /** What a committed batch still has to do: update memory, send, schedule. */
@@ -98,6 +104,8 @@ interface Loaded {
   served: Set<string>;
   orphans: string[];
   recovering: string[];
+  /** Account → agents that should hold it as members of its serving zone (regrow events). */
+  missing: Map<string, string[]>;
   answers: { name: string; answer: AccountAnswer; requestId: string }[];
   drafts: Map<string, AccountDraft>;
 }
@@ -140,15 +148,15 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
   /** An AccountResult as an answer to what the agent was asked, or undefined when nothing is expected. */
   function answerOf(agentId: string, result: AccountResult): AccountAnswer | undefined {
     if (result.requestId === "") {
-      return { agentId, asked: "unsolicited", sentCaching: undefined, outcome: result.outcome, message: result.message };
+      return { agentId, asked: "unsolicited", sentCaching: undefined, demotion: false, outcome: result.outcome, message: result.message };
     }
     const asked = pending.peek(agentId, result.requestId, result.accountName);
     if (asked === undefined) return undefined;
-    return { agentId, asked: asked.kind, sentCaching: asked.caching, outcome: result.outcome, message: result.message };
+    return { agentId, asked: asked.kind, sentCaching: asked.caching, demotion: asked.demotion, outcome: result.outcome, message: result.message };
   }
 
   /** Reads every account the batch may touch, locked, with its holders. */
-  async function load(store: EngineStore, m: Movements, events: readonly EngineEvent[]): Promise<Loaded> {
+  async function load(store: EngineStore, view: AgentView, m: Movements, events: readonly EngineEvent[]): Promise<Loaded> {
     const heldBy = await store.heldBy([...m.joins.keys(), ...m.leaves.keys(), ...m.released.keys()]);
     const zoneBefore = new Map<string, string>();
     const takenFrom = new Map<string, string>();
@@ -172,12 +180,15 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     // What newcomers may take: orphans of their zones, and what their zones already serve.
     const zones = new Set([...m.joins.values()].map((s) => s.zoneId));
     const zoneMembers: string[] = [];
-    for (const zone of zones) for (const id of registry.membersOf(zone)) if (!m.joins.has(id) && !m.leaves.has(id)) zoneMembers.push(id);
+    // The view before the batch's movements: this replica's agents and those of the other live replicas.
+    for (const zone of zones) for (const id of view.agentsIn(zone)) if (!m.joins.has(id) && !m.leaves.has(id)) zoneMembers.push(id);
     const served = new Set(await store.servedBy(zoneMembers));
     const orphans = await store.orphansFor([...zones]);
     const recovering = events.some((e) => e.type === "recover") ? await store.unheld() : [];
+    const regrow = events.find((e) => e.type === "regrow");
+    const missing = regrow === undefined ? new Map<string, string[]>() : await store.missedByNewcomers(regrow.windowMs, deps.leaseTtlMs);
 
-    const names = new Set<string>([...statics.keys(), ...served, ...orphans, ...recovering]);
+    const names = new Set<string>([...statics.keys(), ...served, ...orphans, ...recovering, ...missing.keys()]);
     for (const list of heldBy.values()) for (const name of list) names.add(name);
     const answers: Loaded["answers"] = [];
     for (const e of events) {
@@ -192,10 +203,11 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     }
 
     const rows = await store.lockAccounts([...names].sort());
+    view.setRemote(await store.remoteAgents(deps.leaseTtlMs));
     const holders = await store.holdersOf(rows.map((r) => r.name));
     const drafts = new Map<string, AccountDraft>();
     for (const row of rows) drafts.set(row.name, draftOf(row, holders.get(row.name) ?? new Map(), runtime.get(row.name)));
-    return { heldBy, zoneBefore, takenFrom, movedAway, statics, served, orphans, recovering, answers, drafts };
+    return { heldBy, zoneBefore, takenFrom, movedAway, statics, served, orphans, recovering, missing, answers, drafts };
   }
 
   /**
@@ -267,6 +279,11 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
       } else if (e.type === "retry") {
         const d = draft(e.name);
         if (d !== undefined) retry(b, d);
+      } else if (e.type === "regrow") {
+        for (const [name, agentIds] of l.missing) {
+          const d = draft(name);
+          if (d !== undefined) for (const agentId of agentIds) zoneGrew(b, d, agentId);
+        }
       } else if (e.type === "recover") {
         for (const name of l.recovering) {
           const d = draft(name);
@@ -299,8 +316,8 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
       const d = b.drafts.get(h.account);
       if (d === undefined) continue;
       // The role moves in two steps (demote, then promote on the answer) so that no account
-      // ever has two caching holders.
-      setRole(b, d, h.from, false);
+      // ever has two caching holders; until the answer `from` stays caching in the database.
+      tellDemotion(b, h.from, d);
       d.rt.handoff = { from: h.from, to: h.to };
     }
   }
@@ -356,7 +373,12 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
       for (const out of messagesFor(agentId, intents, b.drafts, () => "")) {
         letters.push({
           hubId: to,
-          letter: { kind: "account", agentId, message: toJson(ConnectResponseSchema, out.message), pending: { kind: out.pending.kind, accounts: [...out.pending.accounts] } },
+          letter: {
+            kind: "account",
+            agentId,
+            message: toJson(ConnectResponseSchema, out.message),
+            pending: { kind: out.pending.kind, accounts: [...out.pending.accounts], demotions: [...(out.pending.demotions ?? [])] },
+          },
         });
       }
     }
@@ -367,7 +389,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     const store = createEngineStore(tx, hubId);
     const view = createAgentView(registry, await store.remoteAgents(deps.leaseTtlMs));
     const m = movements(events, stopping);
-    const loaded = await load(store, m, events);
+    const loaded = await load(store, view, m, events);
     const b: Batch = { view, config, drafts: loaded.drafts, intents: new Map() };
     const rejected = applyMovements(b, m, loaded);
     applyEvents(b, events, loaded);

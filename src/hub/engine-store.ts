@@ -71,6 +71,11 @@ export interface EngineStore {
   agentRows(agentIds: readonly string[]): Promise<Map<string, { zoneId: string; hubId: string }>>;
   /** Agents of other replicas whose lease is still running, with their caching roles. */
   remoteAgents(leaseTtlMs: number): Promise<RemoteAgent[]>;
+  /**
+   * Served hub-stored accounts held in a zone where a live agent that connected within
+   * `windowMs` does not hold them: account → those agents.
+   */
+  missedByNewcomers(windowMs: number, leaseTtlMs: number): Promise<Map<string, string[]>>;
   /** ORPHANED hub-stored accounts that agents of these zones may serve (pinned to one of them, or unpinned). */
   orphansFor(zones: readonly string[]): Promise<string[]>;
   /** Served accounts that the given agents hold. */
@@ -172,6 +177,31 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
             WHERE g.hub_id <> ${hubId} AND h.last_heartbeat >= now() - ${leaseTtlMs} * interval '1 millisecond'`,
       );
       return rows.map((r) => ({ agentId: r.agent_id, zoneId: r.zone_id, hubId: r.hub_id, caching: Number(r.caching) }));
+    },
+
+    async missedByNewcomers(windowMs, leaseTtlMs) {
+      // Driven by the few recently connected agents: the accounts their zones serve (distinct),
+      // then the newcomers that lack them, so that it stays cheap with many accounts.
+      const rows = await rowsOf<{ account_name: string; agent_id: string }>(
+        tx,
+        sql`WITH newcomers AS (
+              SELECT n.agent_id, n.zone_id FROM kubesvc_agents n
+              JOIN kubesvc_hubs h ON h.hub_id = n.hub_id AND h.last_heartbeat >= now() - ${leaseTtlMs} * interval '1 millisecond'
+              WHERE n.connected_at >= now() - ${windowMs} * interval '1 millisecond'),
+            served AS (
+              SELECT DISTINCT g.zone_id, s.account_name FROM kubesvc_assignments s
+              JOIN kubesvc_agents g ON g.agent_id = s.agent_id
+              WHERE g.zone_id IN (SELECT zone_id FROM newcomers))
+            SELECT v.account_name, n.agent_id FROM served v
+            JOIN newcomers n ON n.zone_id = v.zone_id
+            JOIN kubesvc_accounts a ON a.name = v.account_name
+            WHERE a.status IN (${State.ACTIVE}, ${State.ACTIVATING}) AND a.source <> ${STATIC_SOURCE}
+              AND NOT EXISTS (SELECT 1 FROM kubesvc_assignments x WHERE x.account_name = v.account_name AND x.agent_id = n.agent_id)
+            LIMIT 5000`,
+      );
+      const result = new Map<string, string[]>();
+      for (const r of rows) result.set(r.account_name, [...(result.get(r.account_name) ?? []), r.agent_id]);
+      return result;
     },
 
     async orphansFor(zones) {

@@ -33,7 +33,10 @@ export interface HubLease {
  * Design section 11, as far as one replica needs it: the lease is renewed every
  * `hub.heartbeatInterval`; agents and assignments of hubs whose lease ran out (a crashed
  * process) are released through the engine, so that no account stays with an agent nobody
- * holds a stream to. An agent that reconnects first is simply taken over.
+ * holds a stream to. An agent that reconnects first is simply taken over. Each renewal also
+ * asks the engine to finish what concurrent replicas cannot see of each other: accounts left in
+ * a transient state by a replica that died mid-batch, and agents that joined one replica while
+ * another placed accounts on their zone.
  */
 export function createHubLease(deps: HubLeaseDeps): HubLease {
   const { database, config, logger, hubId, clock, engine } = deps;
@@ -61,8 +64,11 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
     return rows.map((a) => ({ agentId: a.agent_id, zoneId: a.zone_id, hubId: a.hub_id }));
   }
 
-  /** Releases what hubs whose lease ran out (or that have no row at all) left behind. */
-  async function releaseDeadHubs(): Promise<void> {
+  /**
+   * Releases what hubs whose lease ran out (or that have no row at all) left behind; `recover`
+   * then finishes the transitions they left half done (at start the engine's own recovery does).
+   */
+  async function releaseDeadHubs(recover: boolean): Promise<void> {
     const live = sql`SELECT 1 FROM kubesvc_hubs h WHERE h.hub_id = x.hub_id AND h.last_heartbeat >= now() - ${ttlMs} * interval '1 millisecond'`;
     const released = await agentsOf(sql`x.hub_id <> ${hubId} AND NOT EXISTS (${live})`);
     if (released.length > 0) {
@@ -74,9 +80,16 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
     );
     // A replica that died between the API's write and its engine's batch left accounts in a
     // transient state without holders; nobody else would ever move them on.
-    if (dead.length > 0) await engine.recover(`hub ${dead.map((h) => h.hub_id).join(", ")} stopped`);
+    if (recover && dead.length > 0) await engine.recover(`hub ${dead.map((h) => h.hub_id).join(", ")} stopped`);
     // Letters to dead replicas will never be read: what they asked for is re-placed or timed out.
     await database.db.execute(sql`DELETE FROM kubesvc_hub_messages m WHERE m.hub_id <> ${hubId} AND NOT EXISTS (SELECT 1 FROM kubesvc_hubs h WHERE h.hub_id = m.hub_id)`);
+  }
+
+  async function othersAlive(): Promise<boolean> {
+    const rows = await database.rows<{ n: number }>(
+      sql`SELECT count(*)::int AS n FROM kubesvc_hubs WHERE hub_id <> ${hubId} AND last_heartbeat >= now() - ${ttlMs} * interval '1 millisecond'`,
+    );
+    return Number(rows[0]?.n ?? 0) > 0;
   }
 
   async function beat(): Promise<void> {
@@ -85,7 +98,10 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
         logger.error({ hubId }, "this replica's lease had run out; ending its agent streams so that they register again");
         deps.onLeaseLost();
       }
-      await releaseDeadHubs();
+      await releaseDeadHubs(true);
+      // Agents that joined one replica while another placed accounts on their zone; a replica
+      // alone cannot race with itself.
+      if (await othersAlive()) await engine.regrow(Math.max(5_000, 5 * config.hub.heartbeatIntervalMs));
     } catch (err) {
       logger.error({ err }, "hub lease renewal failed");
     }
@@ -98,7 +114,7 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
       const leftovers = await agentsOf(sql`x.hub_id = ${hubId}`);
       if (leftovers.length > 0) await engine.release(leftovers, "was connected to this hub before it restarted");
       await renew();
-      await releaseDeadHubs();
+      await releaseDeadHubs(false);
       stopTimer = clock.every(config.hub.heartbeatIntervalMs, () => {
         renewing ??= beat().finally(() => (renewing = undefined));
       });

@@ -8,7 +8,7 @@ import type { Clock } from "./clock.js";
 /** What one replica asks of another (design section 11). */
 export type HubLetter =
   /** An account message (AddAccounts, SaveAccounts, DeleteAccounts) for an agent of the addressee, with what its answers mean. */
-  | { kind: "account"; agentId: string; message: JsonValue; pending: { kind: "add" | "save" | "delete"; accounts: [string, boolean][] } }
+  | { kind: "account"; agentId: string; message: JsonValue; pending: { kind: "add" | "save" | "delete"; accounts: [string, boolean][]; demotions: string[] } }
   /** The agent reconnected to `byHub`: the addressee's stream of it is stale and must end. */
   | { kind: "drop"; agentId: string; byHub: string }
   /** Run an operation on an agent of the addressee and answer `replyTo`. */

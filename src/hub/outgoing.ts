@@ -24,8 +24,13 @@ function agentConfig(d: AccountDraft): JsonObject {
   return config as JsonObject;
 }
 
-function assignment(d: AccountDraft, agentId: string): MessageInitShape<typeof AssignmentSchema> {
-  return { account: { name: d.name, config: agentConfig(d) }, caching: d.holders.get(agentId) === true, zoneId: d.zoneId ?? "" };
+/** The role a message carries: the holder's, unless the intent says otherwise (a caching role being handed off). */
+function roleOf(d: AccountDraft, agentId: string, intent: Intent): boolean {
+  return intent.caching ?? d.holders.get(agentId) === true;
+}
+
+function assignment(d: AccountDraft, caching: boolean): MessageInitShape<typeof AssignmentSchema> {
+  return { account: { name: d.name, config: agentConfig(d) }, caching, zoneId: d.zoneId ?? "" };
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -40,8 +45,8 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
  * drafts, or whose agent no longer holds it, are skipped.
  */
 export function messagesFor(agentId: string, intents: ReadonlyMap<string, Intent>, drafts: ReadonlyMap<string, AccountDraft>, nextId: () => string): OutgoingMessage[] {
-  const saves = new Map<string, AccountDraft[]>();
-  const adds: AccountDraft[] = [];
+  const saves = new Map<string, { d: AccountDraft; caching: boolean; demotion: boolean }[]>();
+  const adds: { d: AccountDraft; caching: boolean; demotion: boolean }[] = [];
   const deletes: string[] = [];
   for (const [name, intent] of intents) {
     if (intent.kind === "delete") {
@@ -50,23 +55,26 @@ export function messagesFor(agentId: string, intents: ReadonlyMap<string, Intent
     }
     const d = drafts.get(name);
     if (d === undefined || d.deleted || !d.holders.has(agentId)) continue;
-    if (intent.kind === "add") adds.push(d);
+    const caching = roleOf(d, agentId, intent);
+    const demotion = intent.caching === false && d.holders.get(agentId) === true;
+    if (intent.kind === "add") adds.push({ d, caching, demotion });
     else {
       const list = saves.get(intent.fallbackFrom) ?? [];
-      list.push(d);
+      list.push({ d, caching, demotion });
       saves.set(intent.fallbackFrom, list);
     }
   }
   const out: OutgoingMessage[] = [];
-  const assigning = (kind: "add" | "save", list: AccountDraft[], fallbackFrom: string) => {
+  const assigning = (kind: "add" | "save", list: { d: AccountDraft; caching: boolean; demotion: boolean }[], fallbackFrom: string) => {
     for (const chunk of chunks(list, ASSIGNMENTS_PER_MESSAGE)) {
       const requestId = nextId();
-      const assignments = chunk.map((d) => assignment(d, agentId));
+      const assignments = chunk.map((a) => assignment(a.d, a.caching));
       const message = create(ConnectResponseSchema, {
         requestId,
         msg: kind === "add" ? { case: "addAccounts", value: { assignments } } : { case: "saveAccounts", value: { assignments, fallbackFromZone: fallbackFrom } },
       });
-      out.push({ message, pending: { agentId, kind, accounts: new Map(chunk.map((d) => [d.name, d.holders.get(agentId) === true])) } });
+      const demotions = new Set(chunk.filter((a) => a.demotion).map((a) => a.d.name));
+      out.push({ message, pending: { agentId, kind, accounts: new Map(chunk.map((a) => [a.d.name, a.caching])), demotions } });
     }
   };
   for (const fallbackFrom of [...saves.keys()].sort()) assigning("save", saves.get(fallbackFrom) ?? [], fallbackFrom);

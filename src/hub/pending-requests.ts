@@ -4,6 +4,8 @@ export interface PendingRequest {
   kind: "add" | "save" | "delete";
   /** Account name → the role the message carried (false for delete). */
   accounts: Map<string, boolean>;
+  /** Accounts whose caching holder this message told to stop caching: the first step of a handoff. */
+  demotions?: ReadonlySet<string>;
 }
 
 /**
@@ -15,7 +17,7 @@ export interface PendingRequests {
   nextId(): string;
   add(requestId: string, request: PendingRequest): void;
   /** What the agent was asked about the account in that request, if it is still expected. */
-  peek(agentId: string, requestId: string, account: string): { kind: PendingRequest["kind"]; caching: boolean } | undefined;
+  peek(agentId: string, requestId: string, account: string): { kind: PendingRequest["kind"]; caching: boolean; demotion: boolean } | undefined;
   /** The account's answer arrived. */
   answered(requestId: string, account: string): void;
   /** The agent's stream ended: its requests will never be answered. */
@@ -47,7 +49,7 @@ export function createPendingRequests(): PendingRequests {
       const request = byId.get(requestId);
       if (request === undefined || request.agentId !== agentId) return undefined;
       const caching = request.accounts.get(account);
-      return caching === undefined ? undefined : { kind: request.kind, caching };
+      return caching === undefined ? undefined : { kind: request.kind, caching, demotion: request.demotions?.has(account) === true };
     },
     answered(requestId, account) {
       const request = byId.get(requestId);
