@@ -11,14 +11,21 @@ export interface Cluster {
   statuses(): Promise<Map<string, string>>;
   /** Account name → its holders' rows. */
   holders(): Promise<Map<string, { agentId: string; caching: boolean; hubId: string }[]>>;
+  /** Starts replica `index` again under its hub id (a supervisor restarting a crashed process). */
+  restart(index: number): Promise<ReplicaProcess>;
   /** Stops the replicas still running and drops the schema. */
   stop(): Promise<void>;
 }
 
-/** Starts `hubIds.length` replicas on a fresh schema. */
-export async function startCluster(hubIds: string[], env: Record<string, string> = {}): Promise<Cluster> {
+/** Starts `hubIds.length` replicas on a fresh schema; `envOf` adds variables per replica. */
+export async function startCluster(
+  hubIds: string[],
+  env: Record<string, string> = {},
+  envOf: (hubId: string, schema: string) => Record<string, string> = () => ({}),
+): Promise<Cluster> {
   const database = await openTestDatabase("postgres");
-  const replicas = await Promise.all(hubIds.map((id) => startReplica(id, database.schema, env)));
+  const start = (id: string) => startReplica(id, database.schema, { ...env, ...envOf(id, database.schema) });
+  const replicas = await Promise.all(hubIds.map(start));
   return {
     database,
     replicas,
@@ -33,6 +40,11 @@ export async function startCluster(hubIds: string[], env: Record<string, string>
       const result = new Map<string, { agentId: string; caching: boolean; hubId: string }[]>();
       for (const r of rows) result.set(r.account_name, [...(result.get(r.account_name) ?? []), { agentId: r.agent_id, caching: Number(r.caching) === 1, hubId: r.hub_id }]);
       return result;
+    },
+    async restart(index) {
+      const replica = await start(hubIds[index]!);
+      replicas[index] = replica;
+      return replica;
     },
     async stop() {
       await Promise.all(replicas.map((r) => r.stop()));

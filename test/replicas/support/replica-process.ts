@@ -11,6 +11,8 @@ export interface ReplicaProcess {
   target: string;
   /** Every log line the replica wrote, parsed (JSON lines only). */
   readonly logs: Record<string, unknown>[];
+  /** The end of what it wrote to stderr, and how it exited (undefined while it runs), for failure messages. */
+  diagnostics(): { stderr: string; exit: string | undefined };
   /** kill -9: no shutdown, no release; the lease has to run out. */
   kill(): Promise<void>;
   /** SIGTERM and wait for the exit. */
@@ -80,6 +82,7 @@ export async function startReplica(hubId: string, schema: string, env: Record<st
     url: `http://127.0.0.1:${port}`,
     target: `127.0.0.1:${port}`,
     logs,
+    diagnostics: () => ({ stderr, exit: child.exitCode !== null || child.signalCode !== null ? String(child.exitCode ?? child.signalCode) : undefined }),
     async kill() {
       child.kill("SIGKILL");
       await exited(child);
