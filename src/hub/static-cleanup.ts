@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Logger } from "../log/logger.js";
-import type { Database } from "../store/database.js";
+import type { Database, Db } from "../store/database.js";
 import { STATIC_SOURCE, State } from "./account-draft.js";
 import type { Clock } from "./clock.js";
 
@@ -17,6 +17,9 @@ export interface StaticCleanup {
   stop(): Promise<void>;
 }
 
+/** The first key of the cleanup's advisory lock (autoscan uses 7002); the second is the schema's hash. */
+const CLEANUP_LOCK_CLASS = 7003;
+
 /**
  * A static account whose last holder left is ORPHANED (or FAILED when its agent rejected it)
  * and stays listed, so that operators see the loss; after `cleanupAfter` without a holder it is
@@ -28,14 +31,23 @@ export function createStaticCleanup(deps: StaticCleanupDeps): StaticCleanup {
   let stopTimer: (() => void) | undefined;
   let sweeping: Promise<void> | undefined;
 
-  async function sweep(): Promise<void> {
-    try {
-      const removed = await database.rows<{ name: string }>(sql`
+  /** One replica sweeps at a time (design section 11: leader-only jobs take an advisory lock); the others skip the tick. */
+  async function sweepAsLeader(tx: Db): Promise<{ name: string }[]> {
+    const granted = await tx.execute(sql`SELECT pg_try_advisory_xact_lock(${CLEANUP_LOCK_CLASS}, hashtext(coalesce(current_schema(), ''))) AS granted`);
+    const [row] = (Array.isArray(granted) ? granted : (granted as unknown as { rows: unknown[] }).rows) as { granted: boolean }[];
+    if (row?.granted !== true) return [];
+    const removed = await tx.execute(sql`
         DELETE FROM kubesvc_accounts a
         WHERE a.source = ${STATIC_SOURCE} AND a.status IN (${State.ORPHANED}, ${State.FAILED})
           AND a.updated_at < now() - ${cleanupAfterMs} * interval '1 millisecond'
           AND NOT EXISTS (SELECT 1 FROM kubesvc_assignments s WHERE s.account_name = a.name)
         RETURNING a.name`);
+    return (Array.isArray(removed) ? removed : (removed as unknown as { rows: unknown[] }).rows) as { name: string }[];
+  }
+
+  async function sweep(): Promise<void> {
+    try {
+      const removed = await database.db.transaction((tx) => sweepAsLeader(tx as unknown as Db));
       if (removed.length > 0) logger.info({ accounts: removed.map((r) => r.name) }, "removed static accounts no agent registered again");
     } catch (err) {
       logger.error({ err }, "static account cleanup failed");
