@@ -48,4 +48,42 @@ describe("REST on one replica, agent on another", () => {
     expect((await rest(a.url, "PUT", "/armory/accounts/dynamic", { name: "acct-x", zoneId: "zb", kubeconfigFile: "/k/x2" })).status).toBe(202);
     await agent.waitFor("save", (m) => m.assignments.some((x) => x.name === "acct-x" && x.config.kubeconfigFile === "/k/x2"), 15_000);
   });
+
+  it("an agent that connects to A while its stream on B is still open is taken over at once: B ends the old stream", async () => {
+    const [a, b] = cluster.replicas as [Cluster["replicas"][0], Cluster["replicas"][0]];
+    const old = connectTestAgent({ target: b.target, agentId: "mover", zoneId: "zm" });
+    agents.push(old);
+    await old.waitFor("welcome", undefined, 15_000);
+    expect((await rest(a.url, "POST", "/armory/accounts/dynamic", { name: "acct-m", zoneId: "zm", kubeconfigFile: "/k/m" })).status).toBe(202);
+    expect((await rest(a.url, "PATCH", "/armory/accounts/dynamic", [{ name: "acct-m", state: "ACTIVE" }])).status).toBe(202);
+    await eventually(async () => expect((await cluster.statuses()).get("acct-m")).toBe("ACTIVE"), 15_000);
+
+    const statuses: string[] = [];
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const status = (await cluster.statuses()).get("acct-m") ?? "(gone)";
+        if (statuses[statuses.length - 1] !== status) statuses.push(status);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    // The same agent id on the other replica, while B still holds the first stream (and B's lease runs).
+    const fresh = connectTestAgent({ target: a.target, agentId: "mover", zoneId: "zm" });
+    agents.push(fresh);
+    try {
+      expect((await fresh.waitFor("welcome", undefined, 15_000)).hubId).toBe("xa");
+      const ended = await old.ended;
+      expect(ended.details).toContain("connected to hub xa");
+      await fresh.waitFor("save", (m) => m.assignments.some((x) => x.name === "acct-m" && x.caching), 15_000);
+      await eventually(async () => {
+        const rows = (await cluster.holders()).get("acct-m") ?? [];
+        expect(rows).toEqual([{ agentId: "mover", caching: true, hubId: "xa" }]);
+      }, 15_000);
+    } finally {
+      watching = false;
+      await watch;
+    }
+    // Handed over without a detour through ORPHANED.
+    expect(statuses).toEqual(["ACTIVE"]);
+  });
 });
