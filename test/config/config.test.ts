@@ -57,8 +57,15 @@ grpc:
     const file = yamlFile("dynamicAccounts:\n  maxRetries: 5\n");
     const c = loadConfig({
       file,
-      env: { AGENT_HUB_DYNAMIC_ACCOUNTS_MAX_RETRIES: "7", PORT: "8080", DATABASE_URL: "postgres://x@h/db", AGENT_HUB_DATA_DIR: "/tmp/d" },
+      env: {
+        AGENT_HUB_DYNAMIC_ACCOUNTS_MAX_RETRIES: "7",
+        PORT: "8080",
+        DATABASE_URL: "postgres://x@h/db",
+        AGENT_HUB_DATA_DIR: "/tmp/d",
+        AGENT_HUB_DATABASE_SCHEMA: "hub_one",
+      },
     });
+    expect(c.database.schema).toBe("hub_one");
     expect(c.dynamicAccounts.maxRetries).toBe(7);
     expect(c.port).toBe(8080);
     expect(c.databaseUrl).toBe("postgres://x@h/db");
