@@ -19,7 +19,11 @@ describe("the database drops every connection of the replicas", () => {
   const appName = (hubId: string) => `agent-hub-test-${hubId}-${cluster.database.schema}`;
   beforeAll(async () => {
     // PGAPPNAME (read by postgres.js) tags each replica's connections so that only they are cut.
-    cluster = await startCluster(["oa", "ob"], {}, (hubId, schema) => ({ PGAPPNAME: `agent-hub-test-${hubId}-${schema}` }));
+    // A lease longer than the outage: a replica whose lease runs out meanwhile rightly ends its
+    // agents' streams (they register again), which is another scenario than "goes on"; on a
+    // loaded machine the 1.5 s lease of the other fault tests can run out while reconnecting.
+    const lease = { AGENT_HUB_HUB_LEASE_TTL: "10s", AGENT_HUB_HEARTBEAT_INTERVAL: "2s" };
+    cluster = await startCluster(["oa", "ob"], lease, (hubId, schema) => ({ PGAPPNAME: `agent-hub-test-${hubId}-${schema}` }));
   });
   afterAll(async () => {
     for (const a of agents) a.close();
