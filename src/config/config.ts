@@ -216,8 +216,3 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   }
   return config;
 }
-
-/** All configuration keys with their environment variable names, for README and errors. */
-export function configKeys(): { key: string; env: string }[] {
-  return Object.entries(KEYS).map(([path, spec]) => ({ key: path, env: spec.env ?? envName(path) }));
-}
