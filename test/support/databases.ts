@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
-import { openDatabase, type Database } from "../../src/store/database.js";
+import { clouddriverTableDdl, openDatabase, type Database } from "../../src/store/database.js";
 
 /** The PostgreSQL the suite uses besides PGlite. */
 export const POSTGRES_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -19,9 +19,7 @@ export async function openTestDatabase(kind: DatabaseKind): Promise<Database & {
   const db = await openDatabase({ url: POSTGRES_URL, schema, maxConnections: 4 });
   // Clouddriver's table: on PostgreSQL the hub never creates it, so the test plays Clouddriver.
   const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {}, connection: { search_path: schema } });
-  await admin.unsafe(`CREATE TABLE accounts (
-    id varchar(255) PRIMARY KEY, type varchar(50) NOT NULL, body jsonb NOT NULL,
-    created_at bigint NOT NULL, last_modified_at bigint NOT NULL, last_modified_by varchar(255) NOT NULL)`);
+  await admin.unsafe(clouddriverTableDdl(""));
   await admin.end();
   return {
     ...db,
