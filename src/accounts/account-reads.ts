@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { AgentViewSchema, ListAccountsResponseSchema } from "../../gen/agenthub/v1/accounts_pb.js";
-import { createClouddriverAccounts } from "../clouddriver/clouddriver-accounts.js";
+import { createClouddriverAccounts } from "../store/clouddriver-accounts.js";
 import { createAccountStore } from "../store/account-store.js";
 import type { Database } from "../store/database.js";
 import { nameProblem } from "./account-names.js";

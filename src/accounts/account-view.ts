@@ -1,6 +1,6 @@
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import type { AccountViewSchema } from "../../gen/agenthub/v1/accounts_pb.js";
-import type { ClouddriverAccount } from "../clouddriver/clouddriver-accounts.js";
+import type { ClouddriverAccount } from "../store/clouddriver-accounts.js";
 import type { AccountRow, Holder } from "../store/account-store.js";
 import { readClouddriverBody, zoneIdOf } from "./account-definition.js";
 import { AccountSource, AccountState } from "./account-states.js";

@@ -1,5 +1,5 @@
 import type { JsonValue } from "@bufbuild/protobuf";
-import { createClouddriverAccounts } from "../clouddriver/clouddriver-accounts.js";
+import { createClouddriverAccounts } from "../store/clouddriver-accounts.js";
 import { createAccountStore } from "../store/account-store.js";
 import { noProblems, throwIfInvalid } from "./api-errors.js";
 import type { AccountContext } from "./account-context.js";

@@ -1,7 +1,7 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { NamesViolationSchema } from "../../gen/agenthub/v1/errors_pb.js";
-import { clouddriverTableLabel, createClouddriverAccounts } from "../clouddriver/clouddriver-accounts.js";
+import { clouddriverTableLabel, createClouddriverAccounts } from "../store/clouddriver-accounts.js";
 import { createAccountStore } from "../store/account-store.js";
 import { noProblems, requestError, throwIfInvalid } from "./api-errors.js";
 import { applyOverrides, parseMigrateRequest } from "./account-changes.js";

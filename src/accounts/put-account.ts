@@ -1,6 +1,6 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { createClouddriverAccounts } from "../clouddriver/clouddriver-accounts.js";
+import { createClouddriverAccounts } from "../store/clouddriver-accounts.js";
 import { createAccountStore, StaleAccountsError } from "../store/account-store.js";
 import { hasProblems, noProblems, requestError } from "./api-errors.js";
 import { notifyHub, type AccountContext } from "./account-context.js";

@@ -1,6 +1,6 @@
 import { nameProblem } from "../accounts/account-names.js";
 import { AccountSource, AccountState } from "../accounts/account-states.js";
-import type { ClouddriverStamp } from "./clouddriver-accounts.js";
+import type { ClouddriverStamp } from "../store/clouddriver-accounts.js";
 import { AUTOSCAN_ORIGIN, type TrackedAccount } from "./autoscan-store.js";
 
 /** Accounts copied from Clouddriver's table, which follow its changes while autoscan runs. */

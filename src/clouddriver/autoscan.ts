@@ -11,7 +11,7 @@ import { createAccountStore, type NewAccount } from "../store/account-store.js";
 import type { Database } from "../store/database.js";
 import { planScan, unhanded, type Refresh, type Removal } from "./autoscan-plan.js";
 import { AUTOSCAN_ORIGIN, createAutoscanStore, type ScanUpdate } from "./autoscan-store.js";
-import { clouddriverTableLabel, createClouddriverAccounts, type ClouddriverAccount } from "./clouddriver-accounts.js";
+import { clouddriverTableLabel, createClouddriverAccounts, type ClouddriverAccount } from "../store/clouddriver-accounts.js";
 
 /** `autoscan.*` of the configuration. */
 export interface AutoscanSettings {

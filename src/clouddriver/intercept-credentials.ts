@@ -9,7 +9,7 @@ import { isJsonObject } from "../accounts/request-body.js";
 import type { AccountChange } from "../hub/reconciler.js";
 import { createAccountStore, StaleAccountsError, type AccountRow } from "../store/account-store.js";
 import type { Db } from "../store/database.js";
-import { clouddriverTableLabel, createClouddriverAccounts, KUBERNETES_TYPE } from "./clouddriver-accounts.js";
+import { clouddriverTableLabel, createClouddriverAccounts, KUBERNETES_TYPE } from "../store/clouddriver-accounts.js";
 
 /** The origin of accounts stored through the interceptor (design section 3). */
 export const INTERCEPTOR_ORIGIN = "interceptor";

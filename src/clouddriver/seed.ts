@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../store/database.js";
-import { clouddriverTable } from "./clouddriver-accounts.js";
+import { clouddriverTable } from "../store/clouddriver-accounts.js";
 
 /** An account to put into Clouddriver's table for a try-out. */
 export interface SeedAccount {

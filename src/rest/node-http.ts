@@ -1,5 +1,12 @@
 import { constants as http2Constants } from "node:http2";
-import type { NodeRequest, NodeResponse } from "../server/listener.js";
+import type { connectNodeAdapter } from "@connectrpc/connect-node";
+
+/** A handler for HTTP/1.1 and HTTP/2 requests, as Connect's Node adapter takes it. */
+export type RequestHandler = ReturnType<typeof connectNodeAdapter>;
+/** The request type Connect's Node adapter takes (HTTP/1.1 or HTTP/2). */
+export type NodeRequest = Parameters<RequestHandler>[0];
+/** The response type Connect's Node adapter takes (HTTP/1.1 or HTTP/2). */
+export type NodeResponse = Parameters<RequestHandler>[1];
 
 /**
  * Headers a handler or an error may not pass on: framing and connection headers are ours to

@@ -1,6 +1,6 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import type { NodeRequest } from "../server/listener.js";
+import type { NodeRequest } from "./node-http.js";
 import { invalidField, RestError } from "./json-errors.js";
 
 /** Whether a Content-Type header names JSON; parameters (`; charset=utf-8`) and case don't matter. */

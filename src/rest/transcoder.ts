@@ -2,7 +2,7 @@ import { create, createRegistry, isMessage, type DescFile, type DescService, typ
 import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import { file_agenthub_v1_errors } from "../../gen/agenthub/v1/errors_pb.js";
 import type { Logger } from "../log/logger.js";
-import type { NodeRequest, NodeResponse, RequestHandler } from "../server/listener.js";
+import type { NodeRequest, NodeResponse, RequestHandler } from "./node-http.js";
 import { readHttpRoutes, type HttpRoute } from "./http-rules.js";
 import { httpStatusKey, type HttpStatusSlot } from "./http-status.js";
 import { renderError, RestError } from "./json-errors.js";

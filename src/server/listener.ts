@@ -2,7 +2,7 @@ import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import * as http2 from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer as createPolyglotServer } from "@httptoolkit/httpolyglot";
-import type { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { RequestHandler } from "../rest/node-http.js";
 import { createSessionPinger } from "./session-pinger.js";
 
 /** Raises Node's HTTP/2 defaults, which are sized for browsers, not for thousands of agent streams. */
@@ -11,13 +11,6 @@ export const HTTP2_SETTINGS: http2.ServerOptions = {
   maxSessionMemory: 64,
   settings: { maxConcurrentStreams: 1000 },
 };
-
-/** A handler for HTTP/1.1 and HTTP/2 requests, as Connect's Node adapter takes it. */
-export type RequestHandler = ReturnType<typeof connectNodeAdapter>;
-/** The request type Connect's Node adapter takes (HTTP/1.1 or HTTP/2). */
-export type NodeRequest = Parameters<RequestHandler>[0];
-/** The response type Connect's Node adapter takes (HTTP/1.1 or HTTP/2). */
-export type NodeResponse = Parameters<RequestHandler>[1];
 
 /** A listening server that can be closed with a grace period for open connections. */
 export interface Listener {

@@ -1,5 +1,5 @@
 import type * as http2 from "node:http2";
-import type { NodeRequest } from "./listener.js";
+import type { NodeRequest } from "../rest/node-http.js";
 
 /** Sends HTTP/2 PINGs on every session that carries a request, and cuts sessions that stop answering. */
 export interface SessionPinger {

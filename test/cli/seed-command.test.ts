@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createClouddriverAccounts } from "../../src/clouddriver/clouddriver-accounts.js";
+import { createClouddriverAccounts } from "../../src/store/clouddriver-accounts.js";
 import { openDatabase } from "../../src/store/database.js";
 
 const root = join(import.meta.dirname, "..", "..");

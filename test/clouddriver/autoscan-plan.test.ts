@@ -2,8 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { planScan, unhanded } from "../../src/clouddriver/autoscan-plan.js";
 import type { TrackedAccount } from "../../src/clouddriver/autoscan-store.js";
-import type { ClouddriverStamp } from "../../src/clouddriver/clouddriver-accounts.js";
-import { isGlob, likePattern, likePatterns } from "../../src/clouddriver/name-patterns.js";
+import type { ClouddriverStamp } from "../../src/store/clouddriver-accounts.js";
+import { isGlob, likePattern, likePatterns } from "../../src/store/name-patterns.js";
 
 const stamp = (name: string, lastModifiedAt = 2_000, type = "kubernetes:agent"): ClouddriverStamp => ({ name, type, lastModifiedAt });
 

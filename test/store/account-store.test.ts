@@ -4,7 +4,7 @@ import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inAccountTransaction } from "../../src/accounts/optimistic-transaction.js";
-import { createClouddriverAccounts } from "../../src/clouddriver/clouddriver-accounts.js";
+import { createClouddriverAccounts } from "../../src/store/clouddriver-accounts.js";
 import { insertClouddriverAccount } from "../../src/clouddriver/seed.js";
 import { createAccountStore, StaleAccountsError, type AccountRow, type AccountUpdate, type NewAccount } from "../../src/store/account-store.js";
 import { queryRows } from "../../src/store/query-rows.js";

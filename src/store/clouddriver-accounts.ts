@@ -1,6 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
-import type { Db } from "../store/database.js";
-import { queryRows } from "../store/query-rows.js";
+import type { Db } from "./database.js";
+import { queryRows } from "./query-rows.js";
 import { likePatterns } from "./name-patterns.js";
 
 /** A row of Clouddriver's `accounts` table (clouddriver-sql), as the hub reads it. */
