@@ -78,8 +78,12 @@ export interface AccountEngine {
   deliver(letters: readonly HubLetter[]): Promise<void>;
   /** API changes; resolves once immediate transitions are written and messages sent. */
   accountsChanged(changes: AccountChange[]): Promise<void>;
-  /** Releases the holdings of agents whose hub replica died. */
-  release(agents: ReleasedAgent[], reason: string): Promise<void>;
+  /**
+   * Releases the holdings of agents whose hub replica died. With `fence`, the batch first deletes
+   * those replicas' rows if their lease is still expired (so that a late renewal finds its row
+   * gone) and releases only the agents of the replicas it deleted or that had no row.
+   */
+  release(agents: ReleasedAgent[], reason: string, fence?: string[]): Promise<void>;
   /** At start: finish what a previous process left half done (accounts without holders). */
   recover(why: string): Promise<void>;
   /** Gives agents that connected within `windowMs` the served accounts of their zone they missed (see the regrow event). */
@@ -275,7 +279,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     leave: (session) => post({ type: "leave", session }),
     result: (agentId, result) => post({ type: "result", agentId, result }),
     accountsChanged: (changes) => (changes.length === 0 ? Promise.resolve() : submit({ type: "changes", changes })),
-    release: (agents, reason) => (agents.length === 0 ? Promise.resolve() : submit({ type: "release", agents, reason })),
+    release: (agents, reason, fence) => (agents.length === 0 ? Promise.resolve() : submit({ type: "release", agents, reason, ...(fence === undefined ? {} : { fence }) })),
     recover: (why) => submit({ type: "recover", why }),
     regrow: (windowMs) => submit({ type: "regrow", windowMs }),
     shutdown() {

@@ -41,7 +41,8 @@ export type EngineEvent =
   | { type: "result"; agentId: string; result: AccountResult }
   | { type: "changes"; changes: AccountChange[] }
   | { type: "retry"; name: string }
-  | { type: "release"; agents: ReleasedAgent[]; reason: string }
+  /** `fence`: replicas whose rows the batch deletes first; only their agents (and those of replicas without a row) are released. */
+  | { type: "release"; agents: ReleasedAgent[]; reason: string; fence?: string[] }
   /** Accounts left without holders (by a previous process, or a replica that died mid-batch): `why` in operator words. */
   | { type: "recover"; why: string }
   /**
@@ -385,8 +386,21 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     return letters;
   }
 
-  async function run(tx: Db, events: readonly EngineEvent[], stopping: boolean): Promise<Committed> {
+  /**
+   * Deletes the rows of the replicas that release events fence, while their lease is still
+   * expired: the row lock makes a late renewal wait for this transaction and then find no row.
+   * Agents of replicas that renewed meanwhile are left alone.
+   */
+  async function fence(store: EngineStore, events: readonly EngineEvent[]): Promise<readonly EngineEvent[]> {
+    const hubs = new Set(events.flatMap((e) => (e.type === "release" ? (e.fence ?? []) : [])));
+    if (hubs.size === 0) return events;
+    const gone = new Set(await store.fenceHubs([...hubs], deps.leaseTtlMs));
+    return events.map((e) => (e.type === "release" && e.fence !== undefined ? { ...e, agents: e.agents.filter((a) => gone.has(a.hubId)) } : e));
+  }
+
+  async function run(tx: Db, allEvents: readonly EngineEvent[], stopping: boolean): Promise<Committed> {
     const store = createEngineStore(tx, hubId);
+    const events = await fence(store, allEvents);
     const view = createAgentView(registry, await store.remoteAgents(deps.leaseTtlMs));
     const m = movements(events, stopping);
     const loaded = await load(store, view, m, events);

@@ -69,6 +69,11 @@ export interface EngineStore {
   heldBy(agentIds: readonly string[]): Promise<Map<string, string[]>>;
   /** The stored zone and hub of agents, from kubesvc_agents. */
   agentRows(agentIds: readonly string[]): Promise<Map<string, { zoneId: string; hubId: string }>>;
+  /**
+   * Deletes the rows of these replicas whose lease has run out; returns those deleted and those
+   * that had no row at all (their agents may be released).
+   */
+  fenceHubs(hubIds: readonly string[], leaseTtlMs: number): Promise<string[]>;
   /** Agents of other replicas whose lease is still running, with their caching roles. */
   remoteAgents(leaseTtlMs: number): Promise<RemoteAgent[]>;
   /**
@@ -166,6 +171,19 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
       );
       for (const r of rows) result.set(r.agent_id, { zoneId: r.zone_id, hubId: r.hub_id });
       return result;
+    },
+
+    async fenceHubs(hubIds, leaseTtlMs) {
+      const rows = await rowsOf<{ hub_id: string }>(
+        tx,
+        sql`WITH fenced AS (
+              DELETE FROM kubesvc_hubs WHERE hub_id IN ${textIn(hubIds)} AND hub_id <> ${hubId}
+                AND last_heartbeat < now() - ${leaseTtlMs} * interval '1 millisecond' RETURNING hub_id)
+            SELECT l.hub_id FROM jsonb_array_elements_text(${jsonList(hubIds)}) AS l(hub_id)
+            WHERE l.hub_id IN (SELECT hub_id FROM fenced)
+               OR (l.hub_id <> ${hubId} AND NOT EXISTS (SELECT 1 FROM kubesvc_hubs h WHERE h.hub_id = l.hub_id))`,
+      );
+      return rows.map((r) => r.hub_id);
     },
 
     async remoteAgents(leaseTtlMs) {
