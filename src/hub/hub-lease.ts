@@ -41,9 +41,10 @@ const RENEW = `UPDATE kubesvc_hubs SET last_heartbeat = now() WHERE hub_id = $1 
  * and its own timer, so that no assignment work can delay it; it only updates the row (never
  * re-creates it). The lease is lost when (a) the row is gone — the replica that released this
  * one deleted it in the same transaction — or (b) no renewal succeeded for a whole `leaseTtl`
- * (counted from the moment the last successful one was sent, so the replica fences itself
- * before any peer can see its row expire). A renewal that is merely late is no loss. After a
- * loss the replica ends its streams and registers afresh.
+ * less a guard of one `hub.heartbeatInterval` (at most a quarter of the ttl), counted from the
+ * moment the last successful one was sent: so the replica has ended its streams before any peer
+ * can see its row expire, whatever phase their timers have. A renewal that is merely late is no
+ * loss. After a loss the replica ends its streams and registers afresh.
  *
  * Maintenance runs on a second timer and through the engine: releasing replicas whose lease ran
  * out, finishing what they left half done, and regrowing agents that joined one replica while
@@ -55,6 +56,9 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
   const intervalMs = config.hub.heartbeatIntervalMs;
   // A renewal slower than this is treated as failed; the next one dials afresh.
   const statementTimeoutMs = Math.max(100, Math.min(ttlMs / 2, intervalMs * 2));
+  // The replica fences itself this long before its row can look expired to a peer, so that its
+  // streams have ended before any peer may release its agents, whatever the timers' phase.
+  const guardMs = Math.min(intervalMs, ttlMs / 4);
   const stops: (() => void)[] = [];
   let renewing: Promise<void> | undefined;
   let maintaining: Promise<void> | undefined;
@@ -63,8 +67,10 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
   /** Set between a loss and the next successful registration. */
   let lost = false;
   let stopped = false;
+  let lastFailed = false;
+  let cancelFence: (() => void) | undefined;
 
-  const held = () => !lost && clock.now() - renewedAt < ttlMs;
+  const held = () => !lost && clock.now() - renewedAt < ttlMs - guardMs;
 
   function lose(why: string): void {
     if (lost) return;
@@ -78,7 +84,7 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
     try {
       if (lost) {
         await database.lease.query(REGISTER, [hubId], statementTimeoutMs);
-        renewedAt = sentAt;
+        renewed(sentAt);
         lost = false;
         logger.warn({ hubId }, "this replica registered again after losing its lease");
         return;
@@ -88,16 +94,29 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
         lose("another replica released this one (its lease row is gone)");
         return;
       }
-      renewedAt = sentAt;
+      renewed(sentAt);
     } catch (err) {
+      lastFailed = true;
       logger.warn({ err, sinceRenewalMs: clock.now() - renewedAt }, "hub lease renewal failed");
       checkExpiry();
     }
   }
 
-  /** Loss (b): on PGlite there is no other replica that could take over, so only PostgreSQL fences itself. */
+  function renewed(sentAt: number): void {
+    renewedAt = sentAt;
+    lastFailed = false;
+    cancelFence?.();
+    cancelFence = clock.after(Math.max(0, sentAt + ttlMs - guardMs - clock.now()), checkExpiry);
+  }
+
+  /**
+   * Loss (b): no renewal succeeded since `leaseTtl` − guard ago and the last attempt failed or
+   * still hangs. A timer that merely fired late, with no attempt failing, is no loss. On PGlite
+   * there is no other replica that could take over, so only PostgreSQL fences itself.
+   */
   function checkExpiry(): void {
-    if (database.lease.separate && !lost && clock.now() - renewedAt >= ttlMs) lose(`could not renew the lease for ${formatDuration(ttlMs)}`);
+    if (!database.lease.separate || lost || stopped) return;
+    if (clock.now() - renewedAt >= ttlMs - guardMs && (lastFailed || renewing !== undefined)) lose(`could not renew the lease for ${formatDuration(ttlMs)}`);
   }
 
   function renewTick(): void {
@@ -173,12 +192,13 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
       if (leftovers.length > 0) await engine.release(leftovers, "was connected to this hub before it restarted");
       const sentAt = clock.now();
       await database.lease.query(REGISTER, [hubId], Math.max(statementTimeoutMs, 5_000));
-      renewedAt = sentAt;
+      renewed(sentAt);
       await releaseDeadHubs(false);
       stops.push(clock.every(intervalMs, renewTick), clock.every(intervalMs, maintainTick));
     },
     async stop() {
       stopped = true;
+      cancelFence?.();
       for (const stop of stops.splice(0)) stop();
       await renewing;
       await maintaining;
