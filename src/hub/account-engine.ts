@@ -100,12 +100,15 @@ export interface AccountEngine {
 export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
   const { database, config, logger, hubId, clock, registry, pending, holders } = deps;
   const ruleConfig = {
+    maxHolders: config.assignment.maxHolders,
     maxRetries: config.dynamicAccounts.maxRetries,
     retryFrequencyMs: config.dynamicAccounts.retryFrequencyMs,
     cleanupAfterMs: config.staticAccounts.cleanupAfterMs,
   };
   const runtime = new Map<string, AccountRuntime>();
-  const batches = createBatchRunner({ hubId, registry, pending, runtime, config: ruleConfig, leaseTtlMs: config.hub.leaseTtlMs, post: deps.post });
+  // Accounts each local agent holds, in any role: what choosing holders balances.
+  const localHeld = new Map<string, number>();
+  const batches = createBatchRunner({ hubId, registry, pending, runtime, localHeld, config: ruleConfig, leaseTtlMs: config.hub.leaseTtlMs, post: deps.post });
   const retryTimers = new Map<string, () => void>();
   let queue: Queued[] = [];
   let running: Promise<void> | undefined;

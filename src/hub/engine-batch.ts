@@ -72,6 +72,8 @@ export interface BatchRunnerDeps {
   pending: PendingRequests;
   /** The engine's memory of accounts being placed; read here, written after commit. */
   runtime: ReadonlyMap<string, AccountRuntime>;
+  /** Accounts per local agent; batches read it and their committed views update it. */
+  localHeld: Map<string, number>;
   config: RuleConfig;
   /** Agents of replicas that stopped renewing their lease this long ago are not placed on. */
   leaseTtlMs: number;
@@ -183,11 +185,11 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     const zoneMembers: string[] = [];
     // The view before the batch's movements: this replica's agents and those of the other live replicas.
     for (const zone of zones) for (const id of view.agentsIn(zone)) if (!m.joins.has(id) && !m.leaves.has(id)) zoneMembers.push(id);
-    const served = new Set(await store.servedBy(zoneMembers));
+    const served = new Set(await store.servedBy(zoneMembers, config.maxHolders));
     const orphans = await store.orphansFor([...zones]);
     const recovering = events.some((e) => e.type === "recover") ? await store.unheld() : [];
     const regrow = events.find((e) => e.type === "regrow");
-    const missing = regrow === undefined ? new Map<string, string[]>() : await store.missedByNewcomers(regrow.windowMs, deps.leaseTtlMs);
+    const missing = regrow === undefined ? new Map<string, string[]>() : await store.missedByNewcomers(regrow.windowMs, deps.leaseTtlMs, config.maxHolders);
 
     const names = new Set<string>([...statics.keys(), ...served, ...orphans, ...recovering, ...missing.keys()]);
     for (const list of heldBy.values()) for (const name of list) names.add(name);
@@ -229,7 +231,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     for (const s of m.joins.values()) {
       let load = 0;
       each(l.heldBy.get(s.agentId), (d) => (load += d.holders.get(s.agentId) === true ? 1 : 0));
-      b.view.join(s, load);
+      b.view.join(s, load, l.heldBy.get(s.agentId)?.length ?? 0);
     }
     for (const s of movedZone) {
       const before = l.zoneBefore.get(s.agentId) ?? "";
@@ -401,7 +403,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
   async function run(tx: Db, allEvents: readonly EngineEvent[], stopping: boolean): Promise<Committed> {
     const store = createEngineStore(tx, hubId);
     const events = await fence(store, allEvents);
-    const view = createAgentView(registry, await store.remoteAgents(deps.leaseTtlMs));
+    const view = createAgentView(registry, await store.remoteAgents(deps.leaseTtlMs), deps.localHeld);
     const m = movements(events, stopping);
     const loaded = await load(store, view, m, events);
     const b: Batch = { view, config, drafts: loaded.drafts, intents: new Map() };
