@@ -18,6 +18,7 @@ import { activate, answered, deactivate, holderGone, place, recover, resendTo, r
 import type { AgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
 import { createAgentView, type AgentView } from "./agent-view.js";
+import { createSlicer } from "./engine-slices.js";
 import { createEngineStore, type AccountWrite, type EngineStore, type HolderRow } from "./engine-store.js";
 import type { Addressed } from "./hub-mailbox.js";
 import { agentLabel, zoneLabel } from "./operator-messages.js";
@@ -407,18 +408,25 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     const m = movements(events, stopping);
     const loaded = await load(store, view, m, events);
     const b: Batch = { view, config, drafts: loaded.drafts, intents: new Map() };
+    // The rules run synchronously; between phases the event loop gets its turn (bounded slices).
+    const slicer = createSlicer();
     const rejected = applyMovements(b, m, loaded);
+    await slicer.pause();
     applyEvents(b, events, loaded);
+    await slicer.pause();
     for (const zone of new Set([...m.joins.values()].map((s) => s.zoneId))) {
       rebalance(
         b,
         zone,
         [...m.joins.values()].filter((s) => s.zoneId === zone).map((s) => s.agentId),
       );
+      await slicer.pause();
     }
     // Every served account with holders has exactly one caching holder when the batch ends.
     for (const d of b.drafts.values()) promote(b, d);
+    await slicer.pause();
     await write(store, b, m);
+    await slicer.pause();
     await deps.post(tx, lettersOf(b, loaded));
     return {
       view,

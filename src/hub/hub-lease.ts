@@ -5,6 +5,7 @@ import type { Database } from "../store/database.js";
 import type { AccountEngine } from "./account-engine.js";
 import type { ReleasedAgent } from "./engine-batch.js";
 import type { Clock } from "./clock.js";
+import { afterUnblocked } from "../store/loop-aware-timer.js";
 import { formatDuration } from "./operator-messages.js";
 
 export interface HubLeaseDeps {
@@ -106,12 +107,13 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
     renewedAt = sentAt;
     lastFailed = false;
     cancelFence?.();
-    cancelFence = clock.after(Math.max(0, sentAt + ttlMs - guardMs - clock.now()), checkExpiry);
+    cancelFence = afterUnblocked(Math.max(0, sentAt + ttlMs - guardMs - clock.now()), checkExpiry);
   }
 
   /**
    * Loss (b): no renewal succeeded since `leaseTtl` − guard ago and the last attempt failed or
-   * still hangs. A timer that merely fired late, with no attempt failing, is no loss. On PGlite
+   * still hangs (its own deadline, which does not count a busy event loop, had not passed yet).
+   * A timer that merely fired late, with no attempt failing, is no loss. On PGlite
    * there is no other replica that could take over, so only PostgreSQL fences itself.
    */
   function checkExpiry(): void {
@@ -120,10 +122,8 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
   }
 
   function renewTick(): void {
-    if (stopped) return;
-    // A renewal still hanging counts against the lease too.
-    if (renewing !== undefined) checkExpiry();
-    else renewing = renewOnce().finally(() => (renewing = undefined));
+    if (stopped || renewing !== undefined) return;
+    renewing = renewOnce().finally(() => (renewing = undefined));
   }
 
   /** Agents (with their zone) that rows of kubesvc_agents or kubesvc_assignments tie to hubs matching `which`. */

@@ -9,6 +9,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { afterUnblocked } from "./loop-aware-timer.js";
 import * as schema from "./schema.js";
 
 /** The drizzle database, whichever driver is behind it. */
@@ -164,9 +165,9 @@ function createLeaseConnection(open: () => postgres.Sql): LeaseConnection & { cl
     async query<T extends Record<string, unknown>>(text: string, params: readonly (string | number)[], timeoutMs: number): Promise<T[]> {
       const c = (client ??= open());
       const pending = c.unsafe(text, [...params]);
-      let timer: NodeJS.Timeout | undefined;
+      let cancel: (() => void) | undefined;
       const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the lease statement did not answer within ${timeoutMs} ms`)), timeoutMs);
+        cancel = afterUnblocked(timeoutMs, () => reject(new Error(`the lease statement did not answer within ${timeoutMs} ms`)));
       });
       try {
         return (await Promise.race([pending, deadline])) as unknown as T[];
@@ -175,7 +176,7 @@ function createLeaseConnection(open: () => postgres.Sql): LeaseConnection & { cl
         discard(c);
         throw err;
       } finally {
-        clearTimeout(timer);
+        cancel?.();
       }
     },
     async close() {
