@@ -21,6 +21,8 @@ export interface HubConfig {
   autoscan: { enabled: boolean; frequencyMs: number; namePatterns: string[]; batchSize: number };
   interceptor: { enabled: boolean };
   clouddriver: { schema: string };
+  /** Holders per account (design section 6): at most `maxHolders` agents of its zone; 0 = every agent of the zone. */
+  assignment: { maxHolders: number };
 }
 
 /** A configuration key or value that cannot be used; the message names the key. */
@@ -77,6 +79,7 @@ const KEYS: Record<string, KeySpec> = {
   "autoscan.batchSize": key("int", (c, v) => (c.autoscan.batchSize = v)),
   "interceptor.enabled": key("bool", (c, v) => (c.interceptor.enabled = v)),
   "clouddriver.schema": key("string", (c, v) => (c.clouddriver.schema = v)),
+  "assignment.maxHolders": key("int", (c, v) => (c.assignment.maxHolders = v)),
 };
 
 /** The defaults of design section 12. */
@@ -99,6 +102,7 @@ export function defaultConfig(): HubConfig {
     autoscan: { enabled: false, frequencyMs: 120_000, namePatterns: [], batchSize: 100 },
     interceptor: { enabled: false },
     clouddriver: { schema: "" },
+    assignment: { maxHolders: 3 },
   };
 }
 

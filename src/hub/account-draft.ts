@@ -105,6 +105,8 @@ export interface Intent {
 
 /** Rule settings from the configuration. */
 export interface RuleConfig {
+  /** `assignment.maxHolders`: holders per account at most; 0 = every agent of the zone. */
+  maxHolders: number;
   maxRetries: number;
   retryFrequencyMs: number;
   cleanupAfterMs: number;
@@ -184,6 +186,7 @@ export function untell(b: Batch, agentId: string, d: AccountDraft): void {
 export function addHolder(b: Batch, d: AccountDraft, agentId: string, caching: boolean): void {
   const before = d.holders.get(agentId);
   if (before === true) b.view.adjustLoad(agentId, -1);
+  if (before === undefined) b.view.adjustHeld(agentId, 1);
   d.holders.set(agentId, caching);
   if (caching) b.view.adjustLoad(agentId, 1);
 }
@@ -193,6 +196,7 @@ export function dropHolder(b: Batch, d: AccountDraft, agentId: string, notify: b
   const caching = d.holders.get(agentId);
   if (caching === undefined) return;
   if (caching) b.view.adjustLoad(agentId, -1);
+  b.view.adjustHeld(agentId, -1);
   d.holders.delete(agentId);
   if (notify) tell(b, agentId, d, "delete");
   else untell(b, agentId, d);

@@ -11,12 +11,27 @@ import type { Clock } from "./clock.js";
 import { createBatchRunner, type Committed, type EngineEvent, type ReleasedAgent } from "./engine-batch.js";
 import type { HolderIndex } from "./holder-index.js";
 import type { Addressed, HubLetter } from "./hub-mailbox.js";
+import { chunks, createSlicer, MAX_BATCH_WEIGHT } from "./engine-slices.js";
 import { messagesFor, welcome } from "./outgoing.js";
 import type { PendingRequests } from "./pending-requests.js";
 import type { AccountChange } from "./reconciler.js";
 
 /** Events per batch at most; a reconnect storm is worked off in batches of this size. */
 const MAX_BATCH_EVENTS = 5000;
+
+/** The rows an event makes a batch touch, roughly (see MAX_BATCH_WEIGHT). */
+function weightOf(event: EngineEvent): number {
+  switch (event.type) {
+    case "changes":
+      return event.changes.length;
+    case "release":
+      return event.agents.length;
+    case "join":
+      return 1 + (event.session.staticAccounts?.length ?? 0);
+    default:
+      return 1;
+  }
+}
 /**
  * How long the first event of a batch waits for others. PGlite answers without yielding to I/O,
  * so without a window each batch would only hold what one I/O turn delivered.
@@ -78,8 +93,12 @@ export interface AccountEngine {
   deliver(letters: readonly HubLetter[]): Promise<void>;
   /** API changes; resolves once immediate transitions are written and messages sent. */
   accountsChanged(changes: AccountChange[]): Promise<void>;
-  /** Releases the holdings of agents whose hub replica died. */
-  release(agents: ReleasedAgent[], reason: string): Promise<void>;
+  /**
+   * Releases the holdings of agents whose hub replica died. With `fence`, the batch first deletes
+   * those replicas' rows if their lease is still expired (so that a late renewal finds its row
+   * gone) and releases only the agents of the replicas it deleted or that had no row.
+   */
+  release(agents: ReleasedAgent[], reason: string, fence?: string[]): Promise<void>;
   /** At start: finish what a previous process left half done (accounts without holders). */
   recover(why: string): Promise<void>;
   /** Gives agents that connected within `windowMs` the served accounts of their zone they missed (see the regrow event). */
@@ -96,12 +115,15 @@ export interface AccountEngine {
 export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
   const { database, config, logger, hubId, clock, registry, pending, holders } = deps;
   const ruleConfig = {
+    maxHolders: config.assignment.maxHolders,
     maxRetries: config.dynamicAccounts.maxRetries,
     retryFrequencyMs: config.dynamicAccounts.retryFrequencyMs,
     cleanupAfterMs: config.staticAccounts.cleanupAfterMs,
   };
   const runtime = new Map<string, AccountRuntime>();
-  const batches = createBatchRunner({ hubId, registry, pending, runtime, config: ruleConfig, leaseTtlMs: config.hub.leaseTtlMs, post: deps.post });
+  // Accounts each local agent holds, in any role: what choosing holders balances.
+  const localHeld = new Map<string, number>();
+  const batches = createBatchRunner({ hubId, registry, pending, runtime, localHeld, config: ruleConfig, leaseTtlMs: config.hub.leaseTtlMs, post: deps.post });
   const retryTimers = new Map<string, () => void>();
   let queue: Queued[] = [];
   let running: Promise<void> | undefined;
@@ -126,8 +148,12 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       // Let a burst of events gather, so that it becomes one batch.
       await new Promise<void>((resolve) => clock.after(BATCH_WINDOW_MS, resolve));
       while (queue.length > 0) {
-        const items = queue.slice(0, MAX_BATCH_EVENTS);
-        queue = queue.slice(items.length);
+        // Bounded by events and by the rows they touch, so that each batch is a short slice.
+        let weight = 0;
+        let n = 0;
+        while (n < queue.length && n < MAX_BATCH_EVENTS && (n === 0 || weight + weightOf(queue[n]!.event) <= MAX_BATCH_WEIGHT)) weight += weightOf(queue[n++]!.event);
+        const items = queue.slice(0, n);
+        queue = queue.slice(n);
         await runBatch(items);
       }
     } finally {
@@ -146,7 +172,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
             shuttingDown,
           ),
         );
-        afterCommit(committed);
+        await afterCommit(committed);
         for (const item of items) item.done?.resolve();
         return;
       } catch (err) {
@@ -179,7 +205,8 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     }
   }
 
-  function afterCommit(c: Committed): void {
+  async function afterCommit(c: Committed): Promise<void> {
+    const slicer = createSlicer();
     const replaced = c.view.commit();
     for (const s of replaced) {
       pending.forgetAgent(s.agentId);
@@ -208,6 +235,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       if (registry.get(s.agentId) === s) s.send(welcome(hubId, config.heartbeat.intervalMs, c.rejected.get(s.agentId) ?? []));
     }
     for (const [agentId, intents] of c.batch.intents) {
+      await slicer.pause();
       const session = registry.get(agentId);
       if (session === undefined || session.closed || intents.size === 0) continue;
       for (const out of messagesFor(agentId, intents, c.batch.drafts, pending.nextId)) {
@@ -274,8 +302,13 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     },
     leave: (session) => post({ type: "leave", session }),
     result: (agentId, result) => post({ type: "result", agentId, result }),
-    accountsChanged: (changes) => (changes.length === 0 ? Promise.resolve() : submit({ type: "changes", changes })),
-    release: (agents, reason) => (agents.length === 0 ? Promise.resolve() : submit({ type: "release", agents, reason })),
+    // Big changes become several events, so that batches stay small slices.
+    accountsChanged: async (changes) => {
+      await Promise.all(chunks(changes).map((part) => submit({ type: "changes", changes: part })));
+    },
+    release: async (agents, reason, fence) => {
+      await Promise.all(chunks(agents).map((part) => submit({ type: "release", agents: part, reason, ...(fence === undefined ? {} : { fence }) })));
+    },
     recover: (why) => submit({ type: "recover", why }),
     regrow: (windowMs) => submit({ type: "regrow", windowMs }),
     shutdown() {

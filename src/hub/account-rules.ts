@@ -18,7 +18,7 @@ import {
   type Round,
 } from "./account-draft.js";
 import { agentLabel, agentsLabel, formatDuration, rolesLabel, unreachableLabel, zoneLabel, type AgentFailure } from "./operator-messages.js";
-import { fallbackZones, leastLoadedAgent, leastLoadedZone } from "./placement.js";
+import { chooseHolders, fallbackZones, leastLoadedAgent, leastLoadedZone } from "./placement.js";
 import { staticHolderLost } from "./static-accounts.js";
 
 /**
@@ -64,7 +64,7 @@ function orphan(b: Batch, d: AccountDraft, message: string): void {
  * outside the zone get DeleteAccounts; `resend` also re-sends to holders that stay.
  */
 function moveToZone(b: Batch, d: AccountDraft, zone: string, fallbackFrom: string, resend: boolean): void {
-  const agents = b.view.agentsIn(zone);
+  const agents = chooseHolders(b.view.agentsIn(zone), (id) => d.holders.has(id), b.config.maxHolders, b.view.held);
   const targets = new Set(agents);
   for (const agentId of [...d.holders.keys()]) if (!targets.has(agentId)) dropHolder(b, d, agentId, true);
   // A handoff in flight is called off: its `from` keeps the role and is told so again.
@@ -334,16 +334,39 @@ export function holderGone(b: Batch, d: AccountDraft, agentId: string, zone: str
   }
   if (!isServed(d)) return;
   if (d.holders.size > 0) {
+    // A holder that has the account already takes the role; a standby only fills the place.
     const promoted = wasCaching ? promote(b, d) : undefined;
-    if (promoted !== undefined) d.message = `${what}; Agent ${promoted} promoted to caching`;
+    const standby = refill(b, d, zone);
+    if (promoted !== undefined || standby !== undefined) {
+      d.message = `${what}${promoted !== undefined ? `; Agent ${promoted} promoted to caching` : ""}${standby !== undefined ? `; Agent ${standby} took its place` : ""}`;
+    }
     return;
   }
   place(b, d, what, false);
 }
 
-/** An agent joined the zone that serves the account: it becomes one more holder (pinned or not, every agent of the zone holds it). */
+/**
+ * A holder left a capped account (`assignment.maxHolders`): the zone's least-busy standby takes
+ * its place with AddAccounts. Returns the standby.
+ */
+function refill(b: Batch, d: AccountDraft, zone: string): string | undefined {
+  const cap = b.config.maxHolders;
+  if (cap === 0 || d.holders.size >= cap || d.rt.round?.waiting === true) return undefined;
+  const agents = b.view.agentsIn(currentZone(b, d) ?? zone);
+  if (agents.length <= d.holders.size) return undefined;
+  const [standby] = chooseHolders(agents, (id) => d.holders.has(id), d.holders.size + 1, b.view.held).filter((id) => !d.holders.has(id));
+  if (standby === undefined) return undefined;
+  addHolder(b, d, standby, false);
+  tell(b, standby, d, "add");
+  promote(b, d);
+  return standby;
+}
+
+/** An agent joined the zone that serves the account: it becomes one more holder while the account has fewer than `assignment.maxHolders`. */
 export function zoneGrew(b: Batch, d: AccountDraft, agentId: string): void {
   if (isStatic(d) || !isServed(d) || d.holders.has(agentId) || d.rt.round?.waiting === true) return;
+  // A full account leaves the newcomer standing by.
+  if (b.config.maxHolders !== 0 && d.holders.size >= b.config.maxHolders) return;
   const zone = b.view.zoneOf(agentId);
   const servedThere = [...d.holders.keys()].some((id) => b.view.zoneOf(id) === zone);
   if (!servedThere) return;

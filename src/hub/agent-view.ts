@@ -9,6 +9,8 @@ export interface RemoteAgent {
   hubId: string;
   /** Caching roles it holds. */
   caching: number;
+  /** Accounts it holds, in any role. */
+  held: number;
 }
 
 /**
@@ -28,8 +30,11 @@ export interface AgentView {
   /** Caching roles the agent holds, with this batch's changes. */
   load(agentId: string): number;
   adjustLoad(agentId: string, delta: number): void;
-  /** The session becomes the agent's current one; `load` is what it holds already. */
-  join(session: AgentSession, load: number): void;
+  /** Accounts the agent holds in any role, with this batch's changes: what choosing holders balances. */
+  held(agentId: string): number;
+  adjustHeld(agentId: string, delta: number): void;
+  /** The session becomes the agent's current one; `load` is its caching roles, `held` its accounts. */
+  join(session: AgentSession, load: number, held: number): void;
   leave(agentId: string): void;
   /**
    * Replaces the other replicas' agents with a fresher read. The batch reads them again once its
@@ -40,12 +45,16 @@ export interface AgentView {
   commit(): AgentSession[];
 }
 
-/** A view over the registry for one batch. */
-export function createAgentView(registry: AgentRegistry, remoteAgents: readonly RemoteAgent[] = []): AgentView {
+/**
+ * A view over the registry for one batch. `localHeld` is the engine's count of accounts per
+ * local agent; `commit` writes the batch's changes to it.
+ */
+export function createAgentView(registry: AgentRegistry, remoteAgents: readonly RemoteAgent[] = [], localHeld: Map<string, number> = new Map()): AgentView {
   let remote = new Map(remoteAgents.map((a) => [a.agentId, a]));
   const joined = new Map<string, AgentSession>();
   const left = new Set<string>();
   const loads = new Map<string, number>();
+  const helds = new Map<string, number>();
   // Zone membership and per-zone caching sums, built on first use and kept up to date by
   // adjustLoad, so that choosing a zone costs O(zones) and not O(agents) per account.
   let zoneMembers: Map<string, string[]> | undefined;
@@ -56,6 +65,12 @@ export function createAgentView(registry: AgentRegistry, remoteAgents: readonly 
   const remoteOf = (agentId: string): RemoteAgent | undefined =>
     joined.has(agentId) || left.has(agentId) || registry.get(agentId) !== undefined ? undefined : remote.get(agentId);
   const load = (agentId: string): number => loads.get(agentId) ?? session(agentId)?.caching ?? 0;
+  const held = (agentId: string): number => {
+    const h = helds.get(agentId);
+    if (h !== undefined) return h;
+    const r = remoteOf(agentId);
+    return r !== undefined ? r.held : (localHeld.get(agentId) ?? 0);
+  };
   const members = (): Map<string, string[]> => {
     if (zoneMembers !== undefined) return zoneMembers;
     const zones = new Map<string, string[]>();
@@ -96,10 +111,15 @@ export function createAgentView(registry: AgentRegistry, remoteAgents: readonly 
       const zone = session(agentId)?.zoneId;
       if (zone !== undefined && zoneCaching?.has(zone) === true) zoneCaching.set(zone, (zoneCaching.get(zone) ?? 0) + delta);
     },
-    join(s, initialLoad) {
+    held,
+    adjustHeld(agentId, delta) {
+      helds.set(agentId, held(agentId) + delta);
+    },
+    join(s, initialLoad, initialHeld) {
       left.delete(s.agentId);
       joined.set(s.agentId, s);
       loads.set(s.agentId, initialLoad);
+      helds.set(s.agentId, initialHeld);
       invalidate();
     },
     setRemote(agents) {
@@ -110,11 +130,15 @@ export function createAgentView(registry: AgentRegistry, remoteAgents: readonly 
       joined.delete(agentId);
       left.add(agentId);
       loads.delete(agentId);
+      helds.delete(agentId);
       invalidate();
     },
     commit() {
       const replaced: AgentSession[] = [];
-      for (const agentId of left) registry.remove(agentId);
+      for (const agentId of left) {
+        registry.remove(agentId);
+        localHeld.delete(agentId);
+      }
       for (const s of joined.values()) {
         const before = registry.get(s.agentId);
         if (before !== undefined && before !== s) replaced.push(before);
@@ -124,6 +148,7 @@ export function createAgentView(registry: AgentRegistry, remoteAgents: readonly 
         const s = registry.get(agentId);
         if (s !== undefined) s.caching = value;
       }
+      for (const [agentId, value] of helds) if (registry.get(agentId) !== undefined) localHeld.set(agentId, Math.max(0, value));
       return replaced;
     },
   };

@@ -18,6 +18,7 @@ import { activate, answered, deactivate, holderGone, place, recover, resendTo, r
 import type { AgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
 import { createAgentView, type AgentView } from "./agent-view.js";
+import { createSlicer } from "./engine-slices.js";
 import { createEngineStore, type AccountWrite, type EngineStore, type HolderRow } from "./engine-store.js";
 import type { Addressed } from "./hub-mailbox.js";
 import { agentLabel, zoneLabel } from "./operator-messages.js";
@@ -41,7 +42,8 @@ export type EngineEvent =
   | { type: "result"; agentId: string; result: AccountResult }
   | { type: "changes"; changes: AccountChange[] }
   | { type: "retry"; name: string }
-  | { type: "release"; agents: ReleasedAgent[]; reason: string }
+  /** `fence`: replicas whose rows the batch deletes first; only their agents (and those of replicas without a row) are released. */
+  | { type: "release"; agents: ReleasedAgent[]; reason: string; fence?: string[] }
   /** Accounts left without holders (by a previous process, or a replica that died mid-batch): `why` in operator words. */
   | { type: "recover"; why: string }
   /**
@@ -71,6 +73,8 @@ export interface BatchRunnerDeps {
   pending: PendingRequests;
   /** The engine's memory of accounts being placed; read here, written after commit. */
   runtime: ReadonlyMap<string, AccountRuntime>;
+  /** Accounts per local agent; batches read it and their committed views update it. */
+  localHeld: Map<string, number>;
   config: RuleConfig;
   /** Agents of replicas that stopped renewing their lease this long ago are not placed on. */
   leaseTtlMs: number;
@@ -182,11 +186,11 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     const zoneMembers: string[] = [];
     // The view before the batch's movements: this replica's agents and those of the other live replicas.
     for (const zone of zones) for (const id of view.agentsIn(zone)) if (!m.joins.has(id) && !m.leaves.has(id)) zoneMembers.push(id);
-    const served = new Set(await store.servedBy(zoneMembers));
+    const served = new Set(await store.servedBy(zoneMembers, config.maxHolders));
     const orphans = await store.orphansFor([...zones]);
     const recovering = events.some((e) => e.type === "recover") ? await store.unheld() : [];
     const regrow = events.find((e) => e.type === "regrow");
-    const missing = regrow === undefined ? new Map<string, string[]>() : await store.missedByNewcomers(regrow.windowMs, deps.leaseTtlMs);
+    const missing = regrow === undefined ? new Map<string, string[]>() : await store.missedByNewcomers(regrow.windowMs, deps.leaseTtlMs, config.maxHolders);
 
     const names = new Set<string>([...statics.keys(), ...served, ...orphans, ...recovering, ...missing.keys()]);
     for (const list of heldBy.values()) for (const name of list) names.add(name);
@@ -228,7 +232,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     for (const s of m.joins.values()) {
       let load = 0;
       each(l.heldBy.get(s.agentId), (d) => (load += d.holders.get(s.agentId) === true ? 1 : 0));
-      b.view.join(s, load);
+      b.view.join(s, load, l.heldBy.get(s.agentId)?.length ?? 0);
     }
     for (const s of movedZone) {
       const before = l.zoneBefore.get(s.agentId) ?? "";
@@ -385,24 +389,44 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     return letters;
   }
 
-  async function run(tx: Db, events: readonly EngineEvent[], stopping: boolean): Promise<Committed> {
+  /**
+   * Deletes the rows of the replicas that release events fence, while their lease is still
+   * expired: the row lock makes a late renewal wait for this transaction and then find no row.
+   * Agents of replicas that renewed meanwhile are left alone.
+   */
+  async function fence(store: EngineStore, events: readonly EngineEvent[]): Promise<readonly EngineEvent[]> {
+    const hubs = new Set(events.flatMap((e) => (e.type === "release" ? (e.fence ?? []) : [])));
+    if (hubs.size === 0) return events;
+    const gone = new Set(await store.fenceHubs([...hubs], deps.leaseTtlMs));
+    return events.map((e) => (e.type === "release" && e.fence !== undefined ? { ...e, agents: e.agents.filter((a) => gone.has(a.hubId)) } : e));
+  }
+
+  async function run(tx: Db, allEvents: readonly EngineEvent[], stopping: boolean): Promise<Committed> {
     const store = createEngineStore(tx, hubId);
-    const view = createAgentView(registry, await store.remoteAgents(deps.leaseTtlMs));
+    const events = await fence(store, allEvents);
+    const view = createAgentView(registry, await store.remoteAgents(deps.leaseTtlMs), deps.localHeld);
     const m = movements(events, stopping);
     const loaded = await load(store, view, m, events);
     const b: Batch = { view, config, drafts: loaded.drafts, intents: new Map() };
+    // The rules run synchronously; between phases the event loop gets its turn (bounded slices).
+    const slicer = createSlicer();
     const rejected = applyMovements(b, m, loaded);
+    await slicer.pause();
     applyEvents(b, events, loaded);
+    await slicer.pause();
     for (const zone of new Set([...m.joins.values()].map((s) => s.zoneId))) {
       rebalance(
         b,
         zone,
         [...m.joins.values()].filter((s) => s.zoneId === zone).map((s) => s.agentId),
       );
+      await slicer.pause();
     }
     // Every served account with holders has exactly one caching holder when the batch ends.
     for (const d of b.drafts.values()) promote(b, d);
+    await slicer.pause();
     await write(store, b, m);
+    await slicer.pause();
     await deps.post(tx, lettersOf(b, loaded));
     return {
       view,

@@ -69,17 +69,22 @@ export interface EngineStore {
   heldBy(agentIds: readonly string[]): Promise<Map<string, string[]>>;
   /** The stored zone and hub of agents, from kubesvc_agents. */
   agentRows(agentIds: readonly string[]): Promise<Map<string, { zoneId: string; hubId: string }>>;
+  /**
+   * Deletes the rows of these replicas whose lease has run out; returns those deleted and those
+   * that had no row at all (their agents may be released).
+   */
+  fenceHubs(hubIds: readonly string[], leaseTtlMs: number): Promise<string[]>;
   /** Agents of other replicas whose lease is still running, with their caching roles. */
   remoteAgents(leaseTtlMs: number): Promise<RemoteAgent[]>;
   /**
    * Served hub-stored accounts held in a zone where a live agent that connected within
    * `windowMs` does not hold them: account → those agents.
    */
-  missedByNewcomers(windowMs: number, leaseTtlMs: number): Promise<Map<string, string[]>>;
+  missedByNewcomers(windowMs: number, leaseTtlMs: number, maxHolders: number): Promise<Map<string, string[]>>;
   /** ORPHANED hub-stored accounts that agents of these zones may serve (pinned to one of them, or unpinned). */
   orphansFor(zones: readonly string[]): Promise<string[]>;
-  /** Served accounts that the given agents hold. */
-  servedBy(agentIds: readonly string[]): Promise<string[]>;
+  /** Served accounts that the given agents hold, with fewer than `maxHolders` holders (0 = any). */
+  servedBy(agentIds: readonly string[], maxHolders: number): Promise<string[]>;
   /** Accounts that should have holders or are being changed, but have no holder at all. */
   unheld(): Promise<string[]>;
   writeAccounts(rows: readonly AccountWrite[]): Promise<void>;
@@ -168,18 +173,32 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
       return result;
     },
 
-    async remoteAgents(leaseTtlMs) {
-      const rows = await rowsOf<{ agent_id: string; zone_id: string; hub_id: string; caching: number | string }>(
+    async fenceHubs(hubIds, leaseTtlMs) {
+      const rows = await rowsOf<{ hub_id: string }>(
         tx,
-        sql`SELECT g.agent_id, g.zone_id, g.hub_id,
-              (SELECT count(*) FROM kubesvc_assignments s WHERE s.agent_id = g.agent_id AND s.caching)::int AS caching
-            FROM kubesvc_agents g JOIN kubesvc_hubs h ON h.hub_id = g.hub_id
-            WHERE g.hub_id <> ${hubId} AND h.last_heartbeat >= now() - ${leaseTtlMs} * interval '1 millisecond'`,
+        sql`WITH fenced AS (
+              DELETE FROM kubesvc_hubs WHERE hub_id IN ${textIn(hubIds)} AND hub_id <> ${hubId}
+                AND last_heartbeat < now() - ${leaseTtlMs} * interval '1 millisecond' RETURNING hub_id)
+            SELECT l.hub_id FROM jsonb_array_elements_text(${jsonList(hubIds)}) AS l(hub_id)
+            WHERE l.hub_id IN (SELECT hub_id FROM fenced)
+               OR (l.hub_id <> ${hubId} AND NOT EXISTS (SELECT 1 FROM kubesvc_hubs h WHERE h.hub_id = l.hub_id))`,
       );
-      return rows.map((r) => ({ agentId: r.agent_id, zoneId: r.zone_id, hubId: r.hub_id, caching: Number(r.caching) }));
+      return rows.map((r) => r.hub_id);
     },
 
-    async missedByNewcomers(windowMs, leaseTtlMs) {
+    async remoteAgents(leaseTtlMs) {
+      const rows = await rowsOf<{ agent_id: string; zone_id: string; hub_id: string; caching: number | string; held: number | string }>(
+        tx,
+        sql`SELECT g.agent_id, g.zone_id, g.hub_id, COALESCE(c.caching, 0) AS caching, COALESCE(c.held, 0) AS held
+            FROM kubesvc_agents g JOIN kubesvc_hubs h ON h.hub_id = g.hub_id
+            LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE s.caching)::int AS caching, count(*)::int AS held
+              FROM kubesvc_assignments s WHERE s.agent_id = g.agent_id) c ON true
+            WHERE g.hub_id <> ${hubId} AND h.last_heartbeat >= now() - ${leaseTtlMs} * interval '1 millisecond'`,
+      );
+      return rows.map((r) => ({ agentId: r.agent_id, zoneId: r.zone_id, hubId: r.hub_id, caching: Number(r.caching), held: Number(r.held) }));
+    },
+
+    async missedByNewcomers(windowMs, leaseTtlMs, maxHolders) {
       // Driven by the few recently connected agents: the accounts their zones serve (distinct),
       // then the newcomers that lack them, so that it stays cheap with many accounts.
       const rows = await rowsOf<{ account_name: string; agent_id: string }>(
@@ -197,6 +216,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
             JOIN kubesvc_accounts a ON a.name = v.account_name
             WHERE a.status IN (${State.ACTIVE}, ${State.ACTIVATING}) AND a.source <> ${STATIC_SOURCE}
               AND NOT EXISTS (SELECT 1 FROM kubesvc_assignments x WHERE x.account_name = v.account_name AND x.agent_id = n.agent_id)
+              AND (${maxHolders}::int = 0 OR (SELECT count(*) FROM kubesvc_assignments x WHERE x.account_name = v.account_name) < ${maxHolders}::int)
             LIMIT 5000`,
       );
       const result = new Map<string, string[]>();
@@ -215,13 +235,14 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
       return rows.map((r) => r.name);
     },
 
-    async servedBy(agentIds) {
+    async servedBy(agentIds, maxHolders) {
       if (agentIds.length === 0) return [];
       const rows = await rowsOf<{ name: string }>(
         tx,
         sql`SELECT DISTINCT s.account_name AS name FROM kubesvc_assignments s
             JOIN kubesvc_accounts a ON a.name = s.account_name
-            WHERE s.agent_id IN ${textIn(agentIds)} AND a.status IN (${State.ACTIVE}, ${State.ACTIVATING})`,
+            WHERE s.agent_id IN ${textIn(agentIds)} AND a.status IN (${State.ACTIVE}, ${State.ACTIVATING})
+              AND (${maxHolders}::int = 0 OR (SELECT count(*) FROM kubesvc_assignments x WHERE x.account_name = s.account_name) < ${maxHolders}::int)`,
       );
       return rows.map((r) => r.name);
     },

@@ -31,6 +31,7 @@ export interface HeartbeatMonitor {
 export function createHeartbeatMonitor(deps: HeartbeatMonitorDeps): HeartbeatMonitor {
   const { database, registry, clock, logger, hubId, intervalMs, missedLimit } = deps;
   const silenceMs = intervalMs * missedLimit;
+  const tickMs = Math.max(10, Math.floor(intervalMs / 2));
   let stopTimer: (() => void) | undefined;
   let lastWrite = clock.now();
   let writing: Promise<void> | undefined;
@@ -45,11 +46,17 @@ export function createHeartbeatMonitor(deps: HeartbeatMonitorDeps): HeartbeatMon
     }
   }
 
+  let lastTick = clock.now();
+
   function tick(): void {
     const now = clock.now();
+    // A tick far behind its schedule means the event loop was busy: messages that arrived
+    // meanwhile may sit unread in socket buffers, so silence is not judged until they are read.
+    const late = now - lastTick > 3 * tickMs;
+    lastTick = now;
     const heard: string[] = [];
     for (const session of [...registry.sessions()]) {
-      if (now - session.lastSeen > silenceMs) {
+      if (!late && now - session.lastSeen > silenceMs) {
         const reason = `missed ${missedLimit} heartbeats`;
         logger.warn({ agentId: session.agentId, silentMs: now - session.lastSeen }, "agent missed its heartbeats");
         session.close(reason, new ConnectError(`no message from agent ${session.agentId} for ${formatDuration(silenceMs)} (${reason})`, Code.Unavailable));
@@ -65,7 +72,8 @@ export function createHeartbeatMonitor(deps: HeartbeatMonitorDeps): HeartbeatMon
 
   return {
     start() {
-      stopTimer ??= clock.every(Math.max(10, Math.floor(intervalMs / 2)), tick);
+      lastTick = clock.now();
+      stopTimer ??= clock.every(tickMs, tick);
     },
     async stop() {
       stopTimer?.();

@@ -5,6 +5,7 @@ import type { Database } from "../store/database.js";
 import type { AccountEngine } from "./account-engine.js";
 import type { ReleasedAgent } from "./engine-batch.js";
 import type { Clock } from "./clock.js";
+import { afterUnblocked } from "../store/loop-aware-timer.js";
 import { formatDuration } from "./operator-messages.js";
 
 export interface HubLeaseDeps {
@@ -15,10 +16,10 @@ export interface HubLeaseDeps {
   clock: Clock;
   engine: AccountEngine;
   /**
-   * The replica found its lease expired (the database was out of reach for longer than
-   * `hub.leaseTtl`): other replicas may have released its agents, so their streams must end.
+   * The replica lost its lease: another replica released it, or it could not renew for a whole
+   * `hub.leaseTtl` (others may have released it). Its streams must end so that agents register again.
    */
-  onLeaseLost(): void;
+  onLeaseLost(why: string): void;
 }
 
 /** This replica's row in `kubesvc_hubs`, and the release of replicas that stopped renewing theirs. */
@@ -27,31 +28,102 @@ export interface HubLease {
   start(): Promise<void>;
   /** Stops renewing and removes the replica's row (its agents are released by then). */
   stop(): Promise<void>;
+  /** True while the row is this replica's and was renewed within `hub.leaseTtl`. */
+  leaseHeld(): boolean;
 }
 
+const REGISTER = `INSERT INTO kubesvc_hubs (hub_id, address, started_at, last_heartbeat) VALUES ($1, '', now(), now())
+  ON CONFLICT (hub_id) DO UPDATE SET last_heartbeat = now(), started_at = now()`;
+/** Renewal never re-creates the row: a row another replica deleted means this replica was released. */
+const RENEW = `UPDATE kubesvc_hubs SET last_heartbeat = now() WHERE hub_id = $1 RETURNING hub_id`;
+
 /**
- * Design section 11, as far as one replica needs it: the lease is renewed every
- * `hub.heartbeatInterval`; agents and assignments of hubs whose lease ran out (a crashed
- * process) are released through the engine, so that no account stays with an agent nobody
- * holds a stream to. An agent that reconnects first is simply taken over. Each renewal also
- * asks the engine to finish what concurrent replicas cannot see of each other: accounts left in
- * a transient state by a replica that died mid-batch, and agents that joined one replica while
+ * Design section 11 as a Kubernetes-style lease. Renewal runs on the database's lease connection
+ * and its own timer, so that no assignment work can delay it; it only updates the row (never
+ * re-creates it). The lease is lost when (a) the row is gone — the replica that released this
+ * one deleted it in the same transaction — or (b) no renewal succeeded for a whole `leaseTtl`
+ * less a guard of one `hub.heartbeatInterval` (at most a quarter of the ttl), counted from the
+ * moment the last successful one was sent: so the replica has ended its streams before any peer
+ * can see its row expire, whatever phase their timers have. A renewal that is merely late is no
+ * loss. After a loss the replica ends its streams and registers afresh.
+ *
+ * Maintenance runs on a second timer and through the engine: releasing replicas whose lease ran
+ * out, finishing what they left half done, and regrowing agents that joined one replica while
  * another placed accounts on their zone.
  */
 export function createHubLease(deps: HubLeaseDeps): HubLease {
   const { database, config, logger, hubId, clock, engine } = deps;
   const ttlMs = config.hub.leaseTtlMs;
-  let stopTimer: (() => void) | undefined;
+  const intervalMs = config.hub.heartbeatIntervalMs;
+  // A renewal slower than this is treated as failed; the next one dials afresh.
+  const statementTimeoutMs = Math.max(100, Math.min(ttlMs / 2, intervalMs * 2));
+  // The replica fences itself this long before its row can look expired to a peer, so that its
+  // streams have ended before any peer may release its agents, whatever the timers' phase.
+  const guardMs = Math.min(intervalMs, ttlMs / 4);
+  const stops: (() => void)[] = [];
   let renewing: Promise<void> | undefined;
+  let maintaining: Promise<void> | undefined;
+  /** clock.now() when the last successful renewal (or registration) was sent. */
+  let renewedAt = -Infinity;
+  /** Set between a loss and the next successful registration. */
+  let lost = false;
+  let stopped = false;
+  let lastFailed = false;
+  let cancelFence: (() => void) | undefined;
 
-  /** Renews the lease; false when it had run out (or the row was gone) before this renewal. */
-  async function renew(): Promise<boolean> {
-    const rows = await database.rows<{ fresh: boolean | number }>(sql`
-      WITH before AS (SELECT (last_heartbeat >= now() - ${ttlMs} * interval '1 millisecond')::int AS fresh FROM kubesvc_hubs WHERE hub_id = ${hubId})
-      INSERT INTO kubesvc_hubs (hub_id, address, started_at, last_heartbeat) VALUES (${hubId}, '', now(), now())
-      ON CONFLICT (hub_id) DO UPDATE SET last_heartbeat = now()
-      RETURNING (SELECT fresh FROM before) AS fresh`);
-    return Number(rows[0]?.fresh ?? 0) === 1;
+  const held = () => !lost && clock.now() - renewedAt < ttlMs - guardMs;
+
+  function lose(why: string): void {
+    if (lost) return;
+    lost = true;
+    logger.error({ hubId, why }, "this replica lost its lease; ending its agent streams so that they register again");
+    deps.onLeaseLost(why);
+  }
+
+  async function renewOnce(): Promise<void> {
+    const sentAt = clock.now();
+    try {
+      if (lost) {
+        await database.lease.query(REGISTER, [hubId], statementTimeoutMs);
+        renewed(sentAt);
+        lost = false;
+        logger.warn({ hubId }, "this replica registered again after losing its lease");
+        return;
+      }
+      const rows = await database.lease.query(RENEW, [hubId], statementTimeoutMs);
+      if (rows.length === 0) {
+        lose("another replica released this one (its lease row is gone)");
+        return;
+      }
+      renewed(sentAt);
+    } catch (err) {
+      lastFailed = true;
+      logger.warn({ err, sinceRenewalMs: clock.now() - renewedAt }, "hub lease renewal failed");
+      checkExpiry();
+    }
+  }
+
+  function renewed(sentAt: number): void {
+    renewedAt = sentAt;
+    lastFailed = false;
+    cancelFence?.();
+    cancelFence = afterUnblocked(Math.max(0, sentAt + ttlMs - guardMs - clock.now()), checkExpiry);
+  }
+
+  /**
+   * Loss (b): no renewal succeeded since `leaseTtl` − guard ago and the last attempt failed or
+   * still hangs (its own deadline, which does not count a busy event loop, had not passed yet).
+   * A timer that merely fired late, with no attempt failing, is no loss. On PGlite
+   * there is no other replica that could take over, so only PostgreSQL fences itself.
+   */
+  function checkExpiry(): void {
+    if (!database.lease.separate || lost || stopped) return;
+    if (clock.now() - renewedAt >= ttlMs - guardMs && (lastFailed || renewing !== undefined)) lose(`could not renew the lease for ${formatDuration(ttlMs)}`);
+  }
+
+  function renewTick(): void {
+    if (stopped || renewing !== undefined) return;
+    renewing = renewOnce().finally(() => (renewing = undefined));
   }
 
   /** Agents (with their zone) that rows of kubesvc_agents or kubesvc_assignments tie to hubs matching `which`. */
@@ -65,22 +137,25 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
   }
 
   /**
-   * Releases what hubs whose lease ran out (or that have no row at all) left behind; `recover`
-   * then finishes the transitions they left half done (at start the engine's own recovery does).
+   * Releases what hubs whose lease ran out (or that have no row at all) left behind. The engine's
+   * batch deletes their rows in its own transaction (fencing them: their next renewal finds no
+   * row) and releases only the agents of the hubs it fenced. `recover` then finishes the
+   * transitions they left half done (at start the engine's own recovery does).
    */
   async function releaseDeadHubs(recover: boolean): Promise<void> {
     const live = sql`SELECT 1 FROM kubesvc_hubs h WHERE h.hub_id = x.hub_id AND h.last_heartbeat >= now() - ${ttlMs} * interval '1 millisecond'`;
     const released = await agentsOf(sql`x.hub_id <> ${hubId} AND NOT EXISTS (${live})`);
     if (released.length > 0) {
-      logger.warn({ hubs: [...new Set(released.map((a) => a.hubId))], agents: released.length }, "releasing the agents of hub replicas whose lease ran out");
-      await engine.release(released, `was connected to a hub replica that stopped renewing its lease for ${formatDuration(ttlMs)}`);
+      const hubs = [...new Set(released.map((a) => a.hubId))];
+      logger.warn({ hubs, agents: released.length }, "releasing the agents of hub replicas whose lease ran out");
+      await engine.release(released, `was connected to a hub replica that stopped renewing its lease for ${formatDuration(ttlMs)}`, hubs);
     }
     const dead = await database.rows<{ hub_id: string }>(
       sql`DELETE FROM kubesvc_hubs WHERE hub_id <> ${hubId} AND last_heartbeat < now() - ${ttlMs} * interval '1 millisecond' RETURNING hub_id`,
     );
     // A replica that died between the API's write and its engine's batch left accounts in a
     // transient state without holders; nobody else would ever move them on.
-    if (recover && dead.length > 0) await engine.recover(`hub ${dead.map((h) => h.hub_id).join(", ")} stopped`);
+    if (recover && (dead.length > 0 || released.length > 0)) await engine.recover(`hub ${[...new Set([...dead.map((h) => h.hub_id), ...released.map((a) => a.hubId)])].join(", ")} stopped`);
     // Letters to dead replicas will never be read: what they asked for is re-placed or timed out.
     await database.db.execute(sql`DELETE FROM kubesvc_hub_messages m WHERE m.hub_id <> ${hubId} AND NOT EXISTS (SELECT 1 FROM kubesvc_hubs h WHERE h.hub_id = m.hub_id)`);
   }
@@ -92,19 +167,21 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
     return Number(rows[0]?.n ?? 0) > 0;
   }
 
-  async function beat(): Promise<void> {
+  async function maintain(): Promise<void> {
     try {
-      if (!(await renew())) {
-        logger.error({ hubId }, "this replica's lease had run out; ending its agent streams so that they register again");
-        deps.onLeaseLost();
-      }
       await releaseDeadHubs(true);
       // Agents that joined one replica while another placed accounts on their zone; a replica
       // alone cannot race with itself.
-      if (await othersAlive()) await engine.regrow(Math.max(5_000, 5 * config.hub.heartbeatIntervalMs));
+      if (await othersAlive()) await engine.regrow(Math.max(5_000, 5 * intervalMs));
     } catch (err) {
-      logger.error({ err }, "hub lease renewal failed");
+      logger.error({ err }, "releasing dead hub replicas failed");
     }
+  }
+
+  function maintainTick(): void {
+    // A replica without its lease must not release others: it may be the one cut off.
+    if (stopped || !held()) return;
+    maintaining ??= maintain().finally(() => (maintaining = undefined));
   }
 
   return {
@@ -113,17 +190,20 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
       // those streams now.
       const leftovers = await agentsOf(sql`x.hub_id = ${hubId}`);
       if (leftovers.length > 0) await engine.release(leftovers, "was connected to this hub before it restarted");
-      await renew();
+      const sentAt = clock.now();
+      await database.lease.query(REGISTER, [hubId], Math.max(statementTimeoutMs, 5_000));
+      renewed(sentAt);
       await releaseDeadHubs(false);
-      stopTimer = clock.every(config.hub.heartbeatIntervalMs, () => {
-        renewing ??= beat().finally(() => (renewing = undefined));
-      });
+      stops.push(clock.every(intervalMs, renewTick), clock.every(intervalMs, maintainTick));
     },
     async stop() {
-      stopTimer?.();
-      stopTimer = undefined;
+      stopped = true;
+      cancelFence?.();
+      for (const stop of stops.splice(0)) stop();
       await renewing;
+      await maintaining;
       await database.db.execute(sql`DELETE FROM kubesvc_hubs WHERE hub_id = ${hubId}`);
     },
+    leaseHeld: held,
   };
 }

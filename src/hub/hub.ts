@@ -37,6 +37,8 @@ export interface Hub extends AccountReconciler {
   start(): Promise<void>;
   /** Ends every agent stream, releases what the agents held, stops the timers. */
   close(): Promise<void>;
+  /** True while this replica's lease row is its own and was renewed within `hub.leaseTtl` (for /readyz). */
+  leaseHeld(): boolean;
 }
 
 /** Creates the hub. Nothing runs until `start`. */
@@ -89,10 +91,11 @@ export function createHub(deps: HubDeps): Hub {
     hubId,
     clock,
     engine,
-    onLeaseLost() {
-      // Other replicas have released these agents: they must reconnect to be registered again.
+    onLeaseLost(why) {
+      // Other replicas have released (or may have released) these agents: they must reconnect
+      // to be registered again.
       for (const session of [...registry.sessions()]) {
-        session.close("the hub lost its lease", new ConnectError("this hub replica lost its lease; reconnect", Code.Unavailable));
+        session.close(`the hub lost its lease: ${why}`, new ConnectError("this hub replica lost its lease; reconnect", Code.Unavailable));
       }
     },
   });
@@ -122,6 +125,7 @@ export function createHub(deps: HubDeps): Hub {
     agentService: { connect },
     operationService: operations.service,
     accountsChanged: (changes) => engine.accountsChanged(changes),
+    leaseHeld: () => lease.leaseHeld(),
     async start() {
       await lease.start();
       await engine.recover(`hub ${hubId} started`);

@@ -50,6 +50,32 @@ export function leastLoadedAgent(agentIds: Iterable<string>, load: (agentId: str
   return best;
 }
 
+/**
+ * The holders an account gets in a zone (design section 6, `assignment.maxHolders`): every agent
+ * when the zone has no more than `cap` (or `cap` is 0); otherwise the agents that hold it
+ * already, topped up with the agents holding the fewest accounts (then the smallest id), so
+ * that a zone's agents hold about the same number. O(agents × cap) at most.
+ */
+export function chooseHolders(agents: readonly string[], holds: (agentId: string) => boolean, cap: number, held: (agentId: string) => number): string[] {
+  if (cap === 0 || agents.length <= cap) return [...agents];
+  const chosen = agents.filter(holds).slice(0, cap);
+  while (chosen.length < cap) {
+    let best: string | undefined;
+    let bestHeld = Infinity;
+    for (const id of agents) {
+      if (chosen.includes(id)) continue;
+      const h = held(id);
+      if (h < bestHeld || (h === bestHeld && best !== undefined && id < best)) {
+        best = id;
+        bestHeld = h;
+      }
+    }
+    if (best === undefined) break;
+    chosen.push(best);
+  }
+  return chosen;
+}
+
 /** An account whose caching role could move: who caches it now and who holds it. */
 export interface RoleCandidate {
   account: string;

@@ -15,7 +15,14 @@ export interface SessionPinger {
  */
 export function createSessionPinger(intervalMs: number): SessionPinger {
   const waiting = new Map<http2.Http2Session, boolean>();
+  let lastTick = performance.now();
   const timer = setInterval(() => {
+    // A tick far behind schedule means the event loop was busy: PING acks may sit unread in the
+    // socket buffers, so no session is judged in this round (design section 11).
+    const now = performance.now();
+    const late = now - lastTick > 1.5 * intervalMs;
+    lastTick = now;
+    if (late) return;
     for (const [session, outstanding] of waiting) {
       if (session.destroyed || session.closed) {
         waiting.delete(session);

@@ -9,6 +9,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { afterUnblocked } from "./loop-aware-timer.js";
 import * as schema from "./schema.js";
 
 /** The drizzle database, whichever driver is behind it. */
@@ -28,7 +29,22 @@ export interface Database {
    * the function that stops listening.
    */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * The hub lease's own connection (design section 11): a statement here never queues behind the
+   * pool's transactions. On PostgreSQL it is a separate session, re-opened after a statement
+   * missed `timeoutMs` (a cut network leaves a socket that never answers); on PGlite, which has
+   * one connection and no other replica, it is that connection.
+   */
+  lease: LeaseConnection;
   close(): Promise<void>;
+}
+
+/** A single database session reserved for the lease. */
+export interface LeaseConnection {
+  /** Runs one statement (`$1`… parameters); rejects when it has not answered within `timeoutMs`. */
+  query<T extends Record<string, unknown>>(text: string, params: readonly (string | number)[], timeoutMs: number): Promise<T[]>;
+  /** False on PGlite: one in-process connection, so no other replica can take over. */
+  readonly separate: boolean;
 }
 
 export interface OpenDatabaseOptions {
@@ -91,6 +107,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
         const stop = await client.listen(channel, onPayload);
         return stop;
       },
+      lease: {
+        separate: false,
+        query: async <T extends Record<string, unknown>>(text: string, params: readonly (string | number)[]) =>
+          (await client.query<T>(text, [...params])).rows,
+      },
       close: () => client.close(),
     };
   }
@@ -107,6 +128,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   }
   const client = postgres(options.url, { max: options.maxConnections ?? 10, onnotice: () => {}, ...connection });
   const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  const lease = createLeaseConnection(() => postgres(options.url!, { max: 1, onnotice: () => {}, connect_timeout: 5, ...connection }));
 
   return {
     db,
@@ -118,6 +140,49 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       const { unlisten } = await client.listen(channel, onPayload);
       return unlisten;
     },
-    close: () => client.end({ timeout: 5 }),
+    lease,
+    async close() {
+      await lease.close();
+      await client.end({ timeout: 5 });
+    },
+  };
+}
+
+/**
+ * A one-session postgres.js client for the lease. A statement that misses its deadline is
+ * cancelled and the session thrown away, so that the next renewal dials afresh instead of
+ * queueing behind a socket that may never answer again.
+ */
+function createLeaseConnection(open: () => postgres.Sql): LeaseConnection & { close(): Promise<void> } {
+  let client: postgres.Sql | undefined;
+  const discard = (c: postgres.Sql) => {
+    if (client === c) client = undefined;
+    // Nothing waits for the old session: it either ends, or its socket is gone already.
+    c.end({ timeout: 0 }).catch(() => {});
+  };
+  return {
+    separate: true,
+    async query<T extends Record<string, unknown>>(text: string, params: readonly (string | number)[], timeoutMs: number): Promise<T[]> {
+      const c = (client ??= open());
+      const pending = c.unsafe(text, [...params]);
+      let cancel: (() => void) | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        cancel = afterUnblocked(timeoutMs, () => reject(new Error(`the lease statement did not answer within ${timeoutMs} ms`)));
+      });
+      try {
+        return (await Promise.race([pending, deadline])) as unknown as T[];
+      } catch (err) {
+        pending.catch(() => {});
+        discard(c);
+        throw err;
+      } finally {
+        cancel?.();
+      }
+    },
+    async close() {
+      const c = client;
+      client = undefined;
+      await c?.end({ timeout: 1 });
+    },
   };
 }

@@ -100,4 +100,11 @@ grpc:
   it("refuses a missing file with its path", () => {
     expect(() => loadConfig({ file: "/nonexistent/agent-hub.yaml", env: {} })).toThrow(/\/nonexistent\/agent-hub\.yaml/);
   });
+
+  it("reads assignment.maxHolders (default 3, 0 = every agent of the zone) and refuses a negative one", () => {
+    expect(loadConfig({ env: {} }).assignment.maxHolders).toBe(3);
+    expect(loadConfig({ env: { AGENT_HUB_ASSIGNMENT_MAX_HOLDERS: "0" } }).assignment.maxHolders).toBe(0);
+    expect(loadConfig({ file: yamlFile("assignment:\n  maxHolders: 5\n"), env: {} }).assignment.maxHolders).toBe(5);
+    expect(() => loadConfig({ env: { AGENT_HUB_ASSIGNMENT_MAX_HOLDERS: "-1" } })).toThrow(/assignment\.maxHolders/);
+  });
 });

@@ -1,0 +1,54 @@
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+
+/** A TCP proxy in front of PostgreSQL that a test can cut off like a failed network. */
+export interface TcpProxy {
+  port: number;
+  /**
+   * From now on nothing passes: open connections stay open but every byte is dropped, and new
+   * connections are accepted but never reach PostgreSQL — what a network partition looks like
+   * (no reset, statements simply never answer).
+   */
+  cut(): void;
+  close(): Promise<void>;
+}
+
+/** Starts a proxy on 127.0.0.1 forwarding to `target`. */
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  let cut = false;
+  const sockets = new Set<Socket>();
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => s.destroy());
+  };
+  const server: Server = createServer((client) => {
+    track(client);
+    if (cut) {
+      client.on("data", () => {});
+      return;
+    }
+    const upstream = createConnection(target);
+    track(upstream);
+    const forward = (from: Socket, to: Socket) =>
+      from.on("data", (chunk: Buffer) => {
+        if (!cut) to.write(chunk);
+      });
+    forward(client, upstream);
+    forward(upstream, client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("proxy has no port");
+  return {
+    port: address.port,
+    cut() {
+      cut = true;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
