@@ -21,6 +21,8 @@ export interface HubConfig {
   autoscan: { enabled: boolean; frequencyMs: number; namePatterns: string[]; batchSize: number };
   interceptor: { enabled: boolean };
   clouddriver: { schema: string };
+  /** `/metrics` (Prometheus text); false → 404 and no bookkeeping. */
+  metrics: { enabled: boolean };
 }
 
 /** A configuration key or value that cannot be used; the message names the key. */
@@ -77,6 +79,7 @@ const KEYS: Record<string, KeySpec> = {
   "autoscan.batchSize": key("int", (c, v) => (c.autoscan.batchSize = v)),
   "interceptor.enabled": key("bool", (c, v) => (c.interceptor.enabled = v)),
   "clouddriver.schema": key("string", (c, v) => (c.clouddriver.schema = v)),
+  "metrics.enabled": key("bool", (c, v) => (c.metrics.enabled = v)),
 };
 
 /** The defaults of design section 12. */
@@ -99,6 +102,7 @@ export function defaultConfig(): HubConfig {
     autoscan: { enabled: false, frequencyMs: 120_000, namePatterns: [], batchSize: 100 },
     interceptor: { enabled: false },
     clouddriver: { schema: "" },
+    metrics: { enabled: true },
   };
 }
 

@@ -11,6 +11,7 @@ import type { Clock } from "./clock.js";
 import { createBatchRunner, type Committed, type EngineEvent, type ReleasedAgent } from "./engine-batch.js";
 import type { HolderIndex } from "./holder-index.js";
 import type { Addressed, HubLetter } from "./hub-mailbox.js";
+import type { HubObserver } from "./hub-observer.js";
 import { messagesFor, welcome } from "./outgoing.js";
 import type { PendingRequests } from "./pending-requests.js";
 import type { AccountChange } from "./reconciler.js";
@@ -58,6 +59,8 @@ export interface AccountEngineDeps {
   holders: HolderIndex;
   /** Writes letters to other replicas inside a batch's transaction. */
   post(tx: Db, letters: readonly Addressed[]): Promise<void>;
+  /** Told of every committed batch (metrics). */
+  observer: HubObserver;
 }
 
 /**
@@ -136,6 +139,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
   }
 
   async function runBatch(items: Queued[]): Promise<void> {
+    const started = performance.now();
     let conflicts = 0;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -147,6 +151,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
           ),
         );
         afterCommit(committed);
+        deps.observer.batchCommitted((performance.now() - started) / 1000, committed.batch.drafts.values());
         for (const item of items) item.done?.resolve();
         return;
       } catch (err) {

@@ -27,6 +27,8 @@ export interface HubLease {
   start(): Promise<void>;
   /** Stops renewing and removes the replica's row (its agents are released by then). */
   stop(): Promise<void>;
+  /** Whether the lease was renewed within `hub.leaseTtl` (false before start and after stop). */
+  held(): boolean;
 }
 
 /**
@@ -43,14 +45,19 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
   const ttlMs = config.hub.leaseTtlMs;
   let stopTimer: (() => void) | undefined;
   let renewing: Promise<void> | undefined;
+  /** When the last renewal was written; undefined while the replica holds no lease. */
+  let renewedAt: number | undefined;
 
   /** Renews the lease; false when it had run out (or the row was gone) before this renewal. */
   async function renew(): Promise<boolean> {
+    const asked = clock.now();
     const rows = await database.rows<{ fresh: boolean | number }>(sql`
       WITH before AS (SELECT (last_heartbeat >= now() - ${ttlMs} * interval '1 millisecond')::int AS fresh FROM kubesvc_hubs WHERE hub_id = ${hubId})
       INSERT INTO kubesvc_hubs (hub_id, address, started_at, last_heartbeat) VALUES (${hubId}, '', now(), now())
       ON CONFLICT (hub_id) DO UPDATE SET last_heartbeat = now()
       RETURNING (SELECT fresh FROM before) AS fresh`);
+    // Timed from the request: the row may have been written any time after it was sent.
+    renewedAt = asked;
     return Number(rows[0]?.fresh ?? 0) === 1;
   }
 
@@ -108,6 +115,7 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
   }
 
   return {
+    held: () => renewedAt !== undefined && clock.now() - renewedAt < ttlMs,
     async start() {
       // Rows under this replica's own id (a fixed hubId) are from before a crash: nobody holds
       // those streams now.
@@ -123,6 +131,7 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
       stopTimer?.();
       stopTimer = undefined;
       await renewing;
+      renewedAt = undefined;
       await database.db.execute(sql`DELETE FROM kubesvc_hubs WHERE hub_id = ${hubId}`);
     },
   };
