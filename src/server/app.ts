@@ -21,6 +21,7 @@ import { listenH2c, listenPolyglot, type Listener } from "./listener.js";
 import { createHubMetrics } from "./metrics.js";
 import { withOpsRoutes } from "./ops-routes.js";
 import { createReadiness } from "./readiness.js";
+import { createReflection, type Reflection } from "./reflection.js";
 
 /** A running hub process. */
 export interface HubApp {
@@ -76,7 +77,13 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     readiness,
     shutdown.signal,
   );
+  const reflect = (router: ConnectRouter, reflection: Reflection) => {
+    router.service(reflection.descriptors.v1, reflection.v1);
+    router.service(reflection.descriptors.v1alpha, reflection.v1alpha);
+  };
+  const reflection = createReflection([...served, Health]);
   const routes = (router: ConnectRouter) => {
+    reflect(router, reflection);
     router.service(AccountsService, accounts);
     router.service(AgentService, hub.agentService);
     router.service(OperationService, operationService);
@@ -100,7 +107,9 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   const pingIntervalMs = config.heartbeat.intervalMs;
   const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs }, handler)];
   if (config.grpc.agentPort !== undefined) {
+    const agentReflection = createReflection([AgentService, Health]);
     const agentOnly = (router: ConnectRouter) => {
+      reflect(router, agentReflection);
       router.service(AgentService, hub.agentService);
       router.service(Health, health);
     };
