@@ -16,15 +16,24 @@ import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
 const root = join(fileURLToPath(import.meta.url), "../../..");
 
-type HealthClient = grpc.Client & { Check(req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void };
+type HealthClient = grpc.Client & {
+  Check(req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
+  Watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
+};
 
 /** grpc.health.v1 Check from an independent client (grpc-js over the vendored proto). */
-function grpcHealth(port: number): { check(): Promise<string>; close(): void } {
+function grpcHealth(port: number): { check(): Promise<string>; watch(seen: string[]): () => void; close(): void } {
   const def = protoLoader.loadSync(join(root, "proto/grpc/health/v1/health.proto"), { enums: String });
   const pkg = grpc.loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => HealthClient } } } };
   const client = new pkg.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   return {
     check: () => new Promise((resolve, reject) => client.Check({ service: "" }, (err, res) => (err ? reject(err) : resolve(res!.status)))),
+    watch(seen) {
+      const call = client.Watch({ service: "agenthub.v1.AgentService" });
+      call.on("data", (r: { status: string }) => seen.push(r.status));
+      call.on("error", () => {});
+      return () => call.cancel();
+    },
     close: () => client.close(),
   };
 }
@@ -64,8 +73,11 @@ describe("probes while PostgreSQL does not answer (a frozen TCP proxy in front o
     const agent = connectTestAgent({ target: `127.0.0.1:${app.agentPort}`, agentId: "ready-1", zoneId: "r" });
     let ended = false;
     void agent.ended.then(() => (ended = true));
+    const watched: string[] = [];
+    const stopWatch = health.watch(watched);
     try {
       await agent.waitFor("welcome");
+      await eventually(() => expect(watched).toEqual(["SERVING"]));
       expect(await status(`${base}/readyz`)).toEqual({ status: 200, body: { status: "ready" } });
       expect(await health.check()).toBe("SERVING");
 
@@ -83,10 +95,13 @@ describe("probes while PostgreSQL does not answer (a frozen TCP proxy in front o
       proxy.thaw();
       await eventually(async () => expect((await status(`${base}/readyz`)).status).toBe(200));
       expect(await health.check()).toBe("SERVING");
+      // Watch streamed both changes.
+      await eventually(() => expect(watched).toEqual(["SERVING", "NOT_SERVING", "SERVING"]));
       expect(ended).toBe(false);
       const agents = (await (await fetch(`${base}/armory/agents`)).json()) as { agentId: string }[];
       expect(agents.map((a) => a.agentId)).toEqual(["ready-1"]);
     } finally {
+      stopWatch();
       health.close();
       agentPortHealth.close();
       agent.close();
