@@ -23,6 +23,8 @@ export interface HubConfig {
   clouddriver: { schema: string };
   /** Holders per account (design section 6): at most `maxHolders` agents of its zone; 0 = every agent of the zone. */
   assignment: { maxHolders: number };
+  /** `/metrics` (Prometheus text); false → 404 and no bookkeeping. */
+  metrics: { enabled: boolean };
 }
 
 /** A configuration key or value that cannot be used; the message names the key. */
@@ -80,6 +82,7 @@ const KEYS: Record<string, KeySpec> = {
   "interceptor.enabled": key("bool", (c, v) => (c.interceptor.enabled = v)),
   "clouddriver.schema": key("string", (c, v) => (c.clouddriver.schema = v)),
   "assignment.maxHolders": key("int", (c, v) => (c.assignment.maxHolders = v)),
+  "metrics.enabled": key("bool", (c, v) => (c.metrics.enabled = v)),
 };
 
 /** The defaults of design section 12. */
@@ -103,6 +106,7 @@ export function defaultConfig(): HubConfig {
     interceptor: { enabled: false },
     clouddriver: { schema: "" },
     assignment: { maxHolders: 3 },
+    metrics: { enabled: true },
   };
 }
 

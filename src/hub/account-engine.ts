@@ -12,6 +12,7 @@ import { createBatchRunner, type Committed, type EngineEvent, type ReleasedAgent
 import type { HolderIndex } from "./holder-index.js";
 import type { Addressed, HubLetter } from "./hub-mailbox.js";
 import { chunks, createSlicer, MAX_BATCH_WEIGHT } from "./engine-slices.js";
+import type { HubObserver } from "./hub-observer.js";
 import { messagesFor, welcome } from "./outgoing.js";
 import type { PendingRequests } from "./pending-requests.js";
 import type { AccountChange } from "./reconciler.js";
@@ -73,6 +74,8 @@ export interface AccountEngineDeps {
   holders: HolderIndex;
   /** Writes letters to other replicas inside a batch's transaction. */
   post(tx: Db, letters: readonly Addressed[]): Promise<void>;
+  /** Told of every committed batch (metrics). */
+  observer: HubObserver;
 }
 
 /**
@@ -162,6 +165,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
   }
 
   async function runBatch(items: Queued[]): Promise<void> {
+    const started = performance.now();
     let conflicts = 0;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -173,6 +177,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
           ),
         );
         await afterCommit(committed);
+        deps.observer.batchCommitted((performance.now() - started) / 1000, committed.batch.drafts.values());
         for (const item of items) item.done?.resolve();
         return;
       } catch (err) {

@@ -11,6 +11,8 @@ export interface AgentRegistry {
   /** Zones with at least one agent. */
   zones(): IterableIterator<string>;
   sessions(): IterableIterator<AgentSession>;
+  /** How many agents are registered. */
+  size(): number;
   /** Adds the session, replacing one with the same agent id. */
   put(session: AgentSession): void;
   /** Removes the agent. */
@@ -36,6 +38,7 @@ export function createAgentRegistry(): AgentRegistry {
     membersOf: (zone) => byZone.get(zone) ?? NONE,
     zones: () => byZone.keys(),
     sessions: () => byId.values(),
+    size: () => byId.size,
     put(session) {
       remove(session.agentId);
       byId.set(session.agentId, session);

@@ -13,6 +13,7 @@ import { createHeartbeatMonitor } from "./heartbeat-monitor.js";
 import { createHolderIndex } from "./holder-index.js";
 import { createHubLease } from "./hub-lease.js";
 import { createHubMailbox, type Addressed } from "./hub-mailbox.js";
+import { noHubObserver, type HubObserver } from "./hub-observer.js";
 import { createOperationRouter } from "./operations.js";
 import { createPendingRequests } from "./pending-requests.js";
 import type { AccountReconciler } from "./reconciler.js";
@@ -27,6 +28,8 @@ export interface HubDeps {
   shutdown: AbortSignal;
   /** Time and timers; the system clock unless a test drives them. */
   clock?: Clock;
+  /** Told about batches and departures (metrics); nobody by default. */
+  observer?: HubObserver;
 }
 
 /** The agent hub: live streams, assignment engine, roles, fallback, operations. */
@@ -39,12 +42,15 @@ export interface Hub extends AccountReconciler {
   close(): Promise<void>;
   /** True while this replica's lease row is its own and was renewed within `hub.leaseTtl` (for /readyz). */
   leaseHeld(): boolean;
+  /** Agent streams this replica holds (welcomed, not ended). */
+  agentsConnected(): number;
 }
 
 /** Creates the hub. Nothing runs until `start`. */
 export function createHub(deps: HubDeps): Hub {
   const { database, config, logger, hubId } = deps;
   const clock = deps.clock ?? systemClock;
+  const observer = deps.observer ?? noHubObserver;
   const registry = createAgentRegistry();
   const holders = createHolderIndex();
   const mailbox = createHubMailbox({
@@ -58,7 +64,7 @@ export function createHub(deps: HubDeps): Hub {
       await engine.deliver(letters);
     },
   });
-  const engine = createAccountEngine({ database, config, logger, hubId, clock, registry, holders, pending: createPendingRequests(), post: mailbox.post });
+  const engine = createAccountEngine({ database, config, logger, hubId, clock, registry, holders, pending: createPendingRequests(), post: mailbox.post, observer });
   const operations = createOperationRouter({
     database,
     registry,
@@ -72,6 +78,7 @@ export function createHub(deps: HubDeps): Hub {
   });
   const onClosed = (session: AgentSession) => {
     operations.sessionClosed(session);
+    observer.agentLeft(session.agentId);
     engine.leave(session);
   };
   const connect = createAgentStreamHandler({ engine, operations, clock, logger, onClosed });
@@ -126,6 +133,7 @@ export function createHub(deps: HubDeps): Hub {
     operationService: operations.service,
     accountsChanged: (changes) => engine.accountsChanged(changes),
     leaseHeld: () => lease.leaseHeld(),
+    agentsConnected: () => registry.size(),
     async start() {
       await lease.start();
       await engine.recover(`hub ${hubId} started`);

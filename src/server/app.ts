@@ -18,6 +18,10 @@ import { OperationService } from "../../gen/agenthub/v1/operations_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { createHealthService } from "./health.js";
 import { listenH2c, listenPolyglot, type Listener } from "./listener.js";
+import { createHubMetrics } from "./metrics.js";
+import { withOpsRoutes } from "./ops-routes.js";
+import { createReadiness } from "./readiness.js";
+import { createReflection, type Reflection } from "./reflection.js";
 
 /** A running hub process. */
 export interface HubApp {
@@ -56,41 +60,56 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   // Every live stream listens for shutdown: thousands of listeners are expected, not a leak.
   setMaxListeners(0, shutdown.signal);
 
-  const hub = createHub({ database, config, logger, hubId, shutdown: shutdown.signal });
-  const accounts = createAccountsService({ database, config, reconciler: hub, logger });
-  const clouddriverContext = { database, clouddriverSchema: config.clouddriver.schema, reconciler: hub, logger };
+  // `hub` is read at scrape time only, after it exists.
+  const metrics = config.metrics.enabled ? createHubMetrics({ database, logger, agentsConnected: () => hub.agentsConnected() }) : undefined;
+  const hub = createHub({ database, config, logger, hubId, shutdown: shutdown.signal, ...(metrics === undefined ? {} : { observer: metrics.observer }) });
+  const reconciler = metrics?.watchReconciler(hub) ?? hub;
+  const operationService = metrics?.watchOperations(hub.operationService) ?? hub.operationService;
+  const accounts = createAccountsService({ database, config, reconciler, logger });
+  const clouddriverContext = { database, clouddriverSchema: config.clouddriver.schema, reconciler, logger };
   // Off by default: the routes then do not exist at all (REST answers 404).
   const credentials = config.interceptor.enabled ? createCredentialsService(clouddriverContext) : undefined;
   const autoscan = config.autoscan.enabled ? createAutoscan({ ...clouddriverContext, settings: config.autoscan }) : undefined;
   const served = [AccountsService, AgentService, OperationService, ...(credentials === undefined ? [] : [ClouddriverCredentialsService])];
+  const readiness = createReadiness({ database, leaseHeld: () => hub.leaseHeld(), shutdown: shutdown.signal });
   const health = createHealthService(
     served.map((s) => s.typeName),
+    readiness,
     shutdown.signal,
   );
+  const reflect = (router: ConnectRouter, reflection: Reflection) => {
+    router.service(reflection.descriptors.v1, reflection.v1);
+    router.service(reflection.descriptors.v1alpha, reflection.v1alpha);
+  };
+  const reflection = createReflection([...served, Health]);
   const routes = (router: ConnectRouter) => {
+    reflect(router, reflection);
     router.service(AccountsService, accounts);
     router.service(AgentService, hub.agentService);
-    router.service(OperationService, hub.operationService);
+    router.service(OperationService, operationService);
     router.service(Health, health);
     if (credentials !== undefined) router.service(ClouddriverCredentialsService, credentials);
   };
   const rest = createRestTranscoder({
     services: [
       { service: AccountsService, impl: accounts },
-      { service: OperationService, impl: hub.operationService },
+      { service: OperationService, impl: operationService },
       ...(credentials === undefined ? [] : [{ service: ClouddriverCredentialsService, impl: credentials }]),
     ],
     maxBodyBytes: config.http.maxBodyBytes,
     logger,
   });
-  const handler = connectNodeAdapter({ routes, fallback: rest.handle, shutdownSignal: shutdown.signal });
+  // Probes and scrapers are answered before Connect and the REST transcoder (and their authorization).
+  const handler = withOpsRoutes({ readiness, metrics, logger }, connectNodeAdapter({ routes, fallback: rest.handle, shutdownSignal: shutdown.signal }));
 
   await hub.start();
   autoscan?.start();
   const pingIntervalMs = config.heartbeat.intervalMs;
   const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs }, handler)];
   if (config.grpc.agentPort !== undefined) {
+    const agentReflection = createReflection([AgentService, Health]);
     const agentOnly = (router: ConnectRouter) => {
+      reflect(router, agentReflection);
       router.service(AgentService, hub.agentService);
       router.service(Health, health);
     };

@@ -1,25 +1,51 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as Status, HealthCheckResponseSchema } from "../../gen/grpc/health/v1/health_pb.js";
+import type { Readiness } from "./readiness.js";
 
-/** grpc.health.v1 over the generated contract: "" and every served service are SERVING until shutdown. */
-export function createHealthService(services: string[], shuttingDown: AbortSignal): ServiceImpl<typeof Health> {
+/** How often a Watch stream looks again at readiness (it answers at once on shutdown). */
+const WATCH_POLL_MS = 1_000;
+
+/**
+ * grpc.health.v1 over the generated contract: "" and every served service are SERVING while the
+ * replica is ready (database answers, lease held, not shutting down), NOT_SERVING otherwise.
+ */
+export function createHealthService(services: string[], readiness: Readiness, shuttingDown: AbortSignal): ServiceImpl<typeof Health> {
   const known = new Set(["", ...services]);
-  const status = (service: string) => {
+  const statusNow = async () => ((await readiness.check()).ready ? Status.SERVING : Status.NOT_SERVING);
+  const requireKnown = (service: string) => {
     if (!known.has(service)) throw new ConnectError(`unknown service ${service}`, Code.NotFound);
-    return create(HealthCheckResponseSchema, { status: shuttingDown.aborted ? Status.NOT_SERVING : Status.SERVING });
   };
+  const answer = (status: Status) => create(HealthCheckResponseSchema, { status });
   return {
-    check: (req) => status(req.service),
-    list: () => ({ statuses: Object.fromEntries([...known].map((s) => [s, status(s)])) }),
+    async check(req) {
+      requireKnown(req.service);
+      return answer(await statusNow());
+    },
+    async list() {
+      const status = await statusNow();
+      return { statuses: Object.fromEntries([...known].map((s) => [s, answer(status)])) };
+    },
     async *watch(req, ctx) {
-      yield status(req.service);
-      if (shuttingDown.aborted) return;
-      await new Promise<void>((resolve) => {
-        shuttingDown.addEventListener("abort", () => resolve(), { once: true });
-        ctx.signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      if (!ctx.signal.aborted) yield status(req.service);
+      requireKnown(req.service);
+      let last = await statusNow();
+      yield answer(last);
+      while (!ctx.signal.aborted && !shuttingDown.aborted) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, WATCH_POLL_MS);
+          function done() {
+            clearTimeout(timer);
+            shuttingDown.removeEventListener("abort", done);
+            ctx.signal.removeEventListener("abort", done);
+            resolve();
+          }
+          shuttingDown.addEventListener("abort", done, { once: true });
+          ctx.signal.addEventListener("abort", done, { once: true });
+        });
+        if (ctx.signal.aborted) return;
+        const now = await statusNow();
+        if (now !== last) yield answer((last = now));
+      }
     },
   };
 }

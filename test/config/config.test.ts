@@ -97,6 +97,13 @@ grpc:
     expect(() => loadConfig(options)).toThrow(message);
   });
 
+  it("serves metrics unless metrics.enabled is false (file or environment)", () => {
+    expect(loadConfig({ env: {} }).metrics.enabled).toBe(true);
+    expect(loadConfig({ file: yamlFile("metrics:\n  enabled: false\n"), env: {} }).metrics.enabled).toBe(false);
+    expect(loadConfig({ env: { AGENT_HUB_METRICS_ENABLED: "false" } }).metrics.enabled).toBe(false);
+    expect(() => loadConfig({ env: { AGENT_HUB_METRICS_ENABLED: "sometimes" } })).toThrow(/metrics\.enabled/);
+  });
+
   it("refuses a missing file with its path", () => {
     expect(() => loadConfig({ file: "/nonexistent/agent-hub.yaml", env: {} })).toThrow(/\/nonexistent\/agent-hub\.yaml/);
   });

@@ -1,0 +1,182 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Deployment } from "kubernetes-models/apps/v1";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
+import { ConfigMap, Service } from "kubernetes-models/v1";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { ConfigError, loadConfig } from "../../src/config/config.js";
+import { startTestHub, type TestHub } from "../support/hub.js";
+
+const root = join(fileURLToPath(import.meta.url), "../../..");
+const dir = join(root, "deploy/kubernetes");
+
+/** The model (schema validator) of each kind the manifests may contain. */
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  "apps/v1/Deployment": Deployment,
+  "v1/Service": Service,
+  "v1/ConfigMap": ConfigMap,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+};
+
+/** The keys the security issue (#10) adds; until its branch is merged the loader does not know them. */
+const SECURITY_KEYS = ["tls.certFile", "tls.keyFile", "tls.clientCaFile", "auth.credentialsFile"];
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string };
+  [key: string]: unknown;
+}
+
+function manifests(): Manifest[] {
+  const out: Manifest[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
+    for (const doc of parseAllDocuments(readFileSync(join(dir, file), "utf8"))) {
+      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]!.message}`);
+      out.push(doc.toJS() as Manifest);
+    }
+  }
+  return out;
+}
+
+function one<T>(kind: string): T {
+  const found = manifests().filter((m) => m.kind === kind);
+  expect(found, kind).toHaveLength(1);
+  return found[0] as T;
+}
+
+type Probe = { httpGet: { path: string; port: string } };
+interface Container {
+  command: string[];
+  ports: { name: string; containerPort: number }[];
+  env: { name: string; value?: string; valueFrom?: unknown }[];
+  readinessProbe: Probe;
+  livenessProbe: Probe;
+  startupProbe: Probe;
+  resources: { requests: { cpu: string; memory: string }; limits: { memory: string } };
+  volumeMounts: { name: string; mountPath: string }[];
+}
+interface PodSpec {
+  containers: Container[];
+  volumes: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[];
+}
+type DeploymentJson = Manifest & { spec: { replicas: number; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
+
+function hubYaml(): string {
+  return (one<Manifest & { data: Record<string, string> }>("ConfigMap").data)["hub.yaml"]!;
+}
+
+function writeTemp(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "agent-hub-k8s-")), "hub.yaml");
+  writeFileSync(file, text);
+  return file;
+}
+
+describe("deploy/kubernetes", () => {
+  it("has only manifests that validate against the Kubernetes schemas", () => {
+    const all = manifests();
+    expect(all.map((m) => m.kind).sort()).toEqual(["ConfigMap", "Deployment", "PodDisruptionBudget", "Service"]);
+    for (const m of all) {
+      const Model = MODELS[`${m.apiVersion}/${m.kind}`];
+      expect(Model, `${m.apiVersion} ${m.kind}`).toBeDefined();
+      expect(() => new Model!(m as never).validate(), `${m.kind} ${m.metadata.name}`).not.toThrow();
+    }
+  });
+
+  it("would catch a manifest that breaks the schema", () => {
+    const broken = structuredClone(one<DeploymentJson>("Deployment")) as unknown as { spec: { replicas: unknown } };
+    broken.spec.replicas = "three";
+    expect(() => new Deployment(broken as never).validate()).toThrow();
+  });
+
+  it("runs 3 replicas with the ConfigMap's hub.yaml, which the real loader accepts, and ports that match it", () => {
+    const deployment = one<DeploymentJson>("Deployment");
+    expect(deployment.spec.replicas).toBe(3);
+    const [container] = deployment.spec.template.spec.containers;
+    // The production command, reading the ConfigMap where the Deployment mounts it.
+    expect(container!.command.slice(0, 3)).toEqual(["node", "dist/cli/main.js", "serve"]);
+    const configPath = container!.command[container!.command.indexOf("--config") + 1]!;
+    const configVolume = deployment.spec.template.spec.volumes.find((v) => v.configMap?.name === one<Manifest>("ConfigMap").metadata.name)!;
+    const mount = container!.volumeMounts.find((m) => m.name === configVolume.name)!;
+    expect(configPath).toBe(`${mount.mountPath}/hub.yaml`);
+
+    // Environment: every variable is one the loader knows (it refuses unknown AGENT_HUB_* names).
+    const env = Object.fromEntries(container!.env.map((e) => [e.name, e.value ?? (e.name === "DATABASE_URL" ? "postgres://hub@db/hub" : "agent-hub-0")]));
+    const config = loadConfig({ file: writeTemp(hubYaml()), env });
+    const ports = Object.fromEntries(container!.ports.map((p) => [p.name, p.containerPort]));
+    expect(ports).toEqual({ http: config.port, agents: config.grpc.agentPort });
+    expect(config.port).toBe(7002);
+    expect(config.databaseUrl).toBe("postgres://hub@db/hub");
+    expect(config.metrics.enabled).toBe(true);
+
+    const service = one<Manifest & { spec: { selector: Record<string, string>; ports: { name: string; port: number; targetPort: string }[] } }>("Service");
+    expect(service.spec.ports.map((p) => [p.port, ports[p.targetPort]])).toEqual([
+      [7002, 7002],
+      [9091, 9091],
+    ]);
+    for (const [k, v] of Object.entries(service.spec.selector)) expect(deployment.spec.template.metadata.labels[k]).toBe(v);
+    const pdb = one<Manifest & { spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } } }>("PodDisruptionBudget");
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.spec.selector.matchLabels).toEqual(service.spec.selector);
+
+    // Sized from the benchmark (README): ~1.1 GiB peak RSS and about one core per replica.
+    expect(container!.resources.requests).toEqual({ cpu: "1", memory: "1Gi" });
+    expect(container!.resources.limits.memory).toBe("1536Mi");
+  });
+
+  it("keeps the TLS and credentials keys in a marked block pointing at the Secrets the Deployment mounts", () => {
+    const text = hubYaml();
+    const marker = text.indexOf("# SECURITY");
+    expect(marker).toBeGreaterThan(0);
+    // The block: the commented lines after the marker's own comment lines.
+    const block = text
+      .slice(marker)
+      .split("\n")
+      .filter((l) => /^\s*#\s{0,3}\S/.test(l) && !/^\s*# (SECURITY|are the Secrets)/.test(l))
+      .map((l) => l.replace(/^(\s*)# ?/, "$1"))
+      .join("\n");
+    const security = writeTemp(block);
+    const deployment = one<DeploymentJson>("Deployment");
+    const [container] = deployment.spec.template.spec.containers;
+    const secretMounts = container!.volumeMounts.filter((m) => deployment.spec.template.spec.volumes.some((v) => v.name === m.name && v.secret !== undefined));
+    expect(secretMounts.map((m) => m.mountPath).sort()).toEqual(["/etc/agent-hub/auth", "/etc/agent-hub/tls"]);
+    const files = [...block.matchAll(/:\s+(\/\S+)/g)].map((m) => m[1]!);
+    expect(files).toHaveLength(SECURITY_KEYS.length);
+    for (const f of files) expect(secretMounts.some((m) => f.startsWith(`${m.mountPath}/`)), f).toBe(true);
+    let unknown: string[] = [];
+    try {
+      loadConfig({ file: security, env: {} });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      unknown = [err.message];
+    }
+    if (unknown.length === 0) return; // The keys exist in this build: the block loads as it is.
+    // Not merged yet: the only refusal is one of the security keys (known pending, issue #10).
+    expect(SECURITY_KEYS.some((k) => unknown[0]!.includes(`unknown configuration key ${k}`)), unknown[0]).toBe(true);
+  });
+
+  describe("probes answer on a real hub", () => {
+    let hub: TestHub;
+    beforeAll(async () => {
+      hub = await startTestHub("postgres");
+    });
+    afterAll(async () => {
+      await hub?.stop();
+    });
+
+    it("readiness, liveness and startup paths exist and answer 200, metrics too", async () => {
+      const [container] = one<DeploymentJson>("Deployment").spec.template.spec.containers;
+      expect(container!.readinessProbe.httpGet.path).toBe("/readyz");
+      expect(container!.livenessProbe.httpGet.path).toBe("/healthz");
+      for (const probe of [container!.readinessProbe, container!.livenessProbe, container!.startupProbe]) {
+        expect(probe.httpGet.port).toBe("http");
+        expect((await fetch(`${hub.url}${probe.httpGet.path}`)).status, probe.httpGet.path).toBe(200);
+      }
+      const annotations = (one<DeploymentJson>("Deployment").spec.template as unknown as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
+      expect((await fetch(`${hub.url}${annotations["prometheus.io/path"]}`)).status).toBe(200);
+    });
+  });
+});
