@@ -9,7 +9,6 @@ import type { AccountContext } from "./account-context.js";
 import { createAccountReads } from "./account-reads.js";
 import { createAccounts } from "./create-accounts.js";
 import { deleteAccounts } from "./delete-accounts.js";
-import { loggableError } from "./loggable-error.js";
 import { migrateAccounts } from "./migrate-accounts.js";
 import { paging } from "./paging.js";
 import { putAccount } from "./put-account.js";
@@ -38,7 +37,7 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
       return await work();
     } catch (err) {
       if (err instanceof ConnectError) throw err;
-      logger.error({ method, err: loggableError(err) }, "accounts API call failed");
+      logger.error({ method, err }, "accounts API call failed");
       throw new ConnectError("internal error; the hub's log has the details", Code.Internal);
     }
   }

@@ -2,7 +2,6 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { notifyHub, type AccountContext } from "../accounts/account-context.js";
 import { agentDefinitionOf, newAccount, readClouddriverBody, zoneIdOf } from "../accounts/account-definition.js";
 import { AccountState } from "../accounts/account-states.js";
-import { loggableError } from "../accounts/loggable-error.js";
 import { inAccountTransaction } from "../accounts/optimistic-transaction.js";
 import { systemClock, type Clock } from "../hub/clock.js";
 import type { AccountChange, AccountReconciler } from "../hub/reconciler.js";
@@ -233,7 +232,7 @@ export function createAutoscan(deps: AutoscanDeps): Autoscan {
         ticking ??= scanOnce()
           .then(
             () => undefined,
-            (err: unknown) => logger.error({ err: loggableError(err) }, "autoscan failed; the next tick tries again"),
+            (err: unknown) => logger.error({ err }, "autoscan failed; the next tick tries again"),
           )
           .finally(() => (ticking = undefined));
       });
