@@ -13,7 +13,8 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   const options: pino.LoggerOptions = {
     level,
     base: { service: "agent-hub" },
-    serializers: { err: serializeError },
+    // formatters.log has already serialized errors by the time serializers run; either way, one rule.
+    serializers: { err: (value: unknown) => (value instanceof Error ? serializeError(value) : sanitizeLogValue(value)) },
     formatters: { log: (object) => sanitizeLogValue(object) as Record<string, unknown> },
     hooks: {
       logMethod(args, method) {
