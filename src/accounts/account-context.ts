@@ -20,6 +20,6 @@ export async function notifyHub(context: AccountContext, changes: AccountChange[
   try {
     await context.reconciler.accountsChanged(changes);
   } catch (err) {
-    context.logger.error({ accounts: changes.map((c) => c.name), err: (err as Error).message }, "the hub could not act on account changes");
+    context.logger.error({ accounts: changes.map((c) => c.name), err }, "the hub could not act on account changes");
   }
 }

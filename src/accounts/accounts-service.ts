@@ -1,5 +1,6 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { AccountsService } from "../../gen/agenthub/v1/accounts_pb.js";
+import { principalKey, scopeOf, type AccountScope } from "../auth/principal.js";
 import type { HubConfig } from "../config/config.js";
 import type { AccountReconciler } from "../hub/reconciler.js";
 import type { Logger } from "../log/logger.js";
@@ -9,7 +10,6 @@ import type { AccountContext } from "./account-context.js";
 import { createAccountReads } from "./account-reads.js";
 import { createAccounts } from "./create-accounts.js";
 import { deleteAccounts } from "./delete-accounts.js";
-import { loggableError } from "./loggable-error.js";
 import { migrateAccounts } from "./migrate-accounts.js";
 import { paging } from "./paging.js";
 import { putAccount } from "./put-account.js";
@@ -38,10 +38,13 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
       return await work();
     } catch (err) {
       if (err instanceof ConnectError) throw err;
-      logger.error({ method, err: loggableError(err) }, "accounts API call failed");
+      logger.error({ method, err }, "accounts API call failed");
       throw new ConnectError("internal error; the hub's log has the details", Code.Internal);
     }
   }
+
+  /** What the caller may see; the auth interceptor has put the caller into the context. */
+  const scope = (ctx: HandlerContext): AccountScope => scopeOf(ctx.values.get(principalKey));
 
   /** Every endpoint but the account and agent listings is off with `dynamicAccounts.enabled: false`. */
   function requireDynamicAccounts(): void {
@@ -57,13 +60,13 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
   }
 
   return {
-    listAccounts(req) {
-      return handle("ListAccounts", () => reads.list(paging(req.page, req.limit)));
+    listAccounts(req, ctx) {
+      return handle("ListAccounts", () => reads.list(paging(req.page, req.limit), scope(ctx)));
     },
 
-    getAccount(req) {
+    getAccount(req, ctx) {
       return handle("GetAccount", async () => {
-        const account = await reads.get(req.accountId);
+        const account = await reads.get(req.accountId, scope(ctx));
         if (account === undefined) throw new ConnectError(`account ${JSON.stringify(req.accountId)} not found`, Code.NotFound);
         return { account };
       });
@@ -108,16 +111,24 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
       });
     },
 
-    getAgentAccount(req) {
+    getAgentAccount(req, ctx) {
       return handle("GetAgentAccount", async () => {
         requireDynamicAccounts();
-        const account = await reads.getStored(req.name);
+        const account = await reads.getStored(req.name, scope(ctx));
         return account === undefined ? {} : { account };
       });
     },
 
-    listAgents() {
-      return handle("ListAgents", async () => ({ agents: await reads.listAgents() }));
+    listAgents(_req, ctx) {
+      return handle("ListAgents", async () => ({ agents: await reads.listAgents(scope(ctx)) }));
+    },
+
+    getAccountHistory(req, ctx) {
+      return handle("GetAccountHistory", async () => {
+        const history = await reads.history(req.accountId, paging(req.page, req.limit), scope(ctx));
+        if (history === undefined) throw new ConnectError(`account ${JSON.stringify(req.accountId)} not found`, Code.NotFound);
+        return history;
+      });
     },
   };
 }

@@ -1,6 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import type { Database, Db } from "../store/database.js";
 import { StaleAccountsError } from "../store/account-store.js";
+import { setTransactionActor } from "../store/audit-actor.js";
 import { requestError } from "./api-errors.js";
 
 /** How often a transaction that lost a race is tried in all before the caller gets 409 aborted. */
@@ -25,7 +26,11 @@ function sqlState(err: unknown): string | undefined {
 export async function inAccountTransaction<T>(database: Database, work: (tx: Db) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await database.db.transaction(work);
+      return await database.db.transaction(async (tx) => {
+        // The audit trigger records the caller (design section 14) in this same transaction.
+        await setTransactionActor(tx);
+        return work(tx);
+      });
     } catch (err) {
       const stale = err instanceof StaleAccountsError;
       const state = sqlState(err);

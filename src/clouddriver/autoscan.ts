@@ -2,8 +2,8 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { notifyHub, type AccountContext } from "../accounts/account-context.js";
 import { agentDefinitionOf, newAccount, readClouddriverBody, zoneIdOf } from "../accounts/account-definition.js";
 import { AccountState } from "../accounts/account-states.js";
-import { loggableError } from "../accounts/loggable-error.js";
 import { inAccountTransaction } from "../accounts/optimistic-transaction.js";
+import { runAsActor } from "../store/audit-actor.js";
 import { systemClock, type Clock } from "../hub/clock.js";
 import type { AccountChange, AccountReconciler } from "../hub/reconciler.js";
 import type { Logger } from "../log/logger.js";
@@ -139,7 +139,8 @@ export function createAutoscan(deps: AutoscanDeps): Autoscan {
 
   /** One locked transaction: reads both tables, writes the hub's, and returns what the hub must hear. */
   function pass(newLimit: number): Promise<Pass> {
-    return inAccountTransaction(database, async (tx): Promise<Pass> => {
+    // Recorded as `autoscan` in the audit history, whoever started the scan.
+    return runAsActor("autoscan", () => inAccountTransaction(database, async (tx): Promise<Pass> => {
       const store = createAutoscanStore(tx);
       if (!(await store.tryLock())) return { report: emptyReport("locked"), changes: [] };
       const clouddriver = createClouddriverAccounts(tx, clouddriverSchema);
@@ -180,7 +181,7 @@ export function createAutoscan(deps: AutoscanDeps): Autoscan {
         waiting: plan.waiting,
       };
       return { report, changes };
-    });
+    }));
   }
 
   function log(report: ScanReport): void {
@@ -233,7 +234,7 @@ export function createAutoscan(deps: AutoscanDeps): Autoscan {
         ticking ??= scanOnce()
           .then(
             () => undefined,
-            (err: unknown) => logger.error({ err: loggableError(err) }, "autoscan failed; the next tick tries again"),
+            (err: unknown) => logger.error({ err }, "autoscan failed; the next tick tries again"),
           )
           .finally(() => (ticking = undefined));
       });

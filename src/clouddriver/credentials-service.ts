@@ -2,7 +2,6 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { ClouddriverCredentialsService } from "../../gen/agenthub/v1/clouddriver_pb.js";
 import type { AccountContext } from "../accounts/account-context.js";
-import { loggableError } from "../accounts/loggable-error.js";
 import { redactDefinition } from "../accounts/redaction.js";
 import { bodyJson } from "../accounts/request-body.js";
 import { interceptCredentials } from "./intercept-credentials.js";
@@ -22,7 +21,7 @@ export function createCredentialsService(context: AccountContext): ServiceImpl<t
       return { account: redactDefinition(await work()) };
     } catch (err) {
       if (err instanceof ConnectError) throw err;
-      logger.error({ method, err: loggableError(err) }, "Clouddriver interceptor call failed");
+      logger.error({ method, err }, "Clouddriver interceptor call failed");
       throw new ConnectError("internal error; the hub's log has the details", Code.Internal);
     }
   }

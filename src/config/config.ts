@@ -25,6 +25,17 @@ export interface HubConfig {
   assignment: { maxHolders: number };
   /** `/metrics` (Prometheus text); false → 404 and no bookkeeping. */
   metrics: { enabled: boolean };
+  /** Design section 14: TLS on both listeners ("" = off), mTLS with `clientCaFile`. */
+  tls: { certFile: string; keyFile: string; clientCaFile: string };
+  /** Design section 14: credentials, JWTs and the unauthenticated escape hatch. */
+  auth: {
+    enabled: boolean;
+    allowUnauthenticated: boolean;
+    credentialsFile: string;
+    jwt: { jwksFile: string; issuer: string; audience: string };
+  };
+  /** How long `kubesvc_account_events` keeps a record. */
+  audit: { retentionMs: number };
 }
 
 /** A configuration key or value that cannot be used; the message names the key. */
@@ -83,13 +94,24 @@ const KEYS: Record<string, KeySpec> = {
   "clouddriver.schema": key("string", (c, v) => (c.clouddriver.schema = v)),
   "assignment.maxHolders": key("int", (c, v) => (c.assignment.maxHolders = v)),
   "metrics.enabled": key("bool", (c, v) => (c.metrics.enabled = v)),
+  "tls.certFile": key("string", (c, v) => (c.tls.certFile = v)),
+  "tls.keyFile": key("string", (c, v) => (c.tls.keyFile = v)),
+  "tls.clientCaFile": key("string", (c, v) => (c.tls.clientCaFile = v)),
+  "auth.enabled": key("bool", (c, v) => (c.auth.enabled = v)),
+  "auth.allowUnauthenticated": key("bool", (c, v) => (c.auth.allowUnauthenticated = v)),
+  "auth.credentialsFile": key("string", (c, v) => (c.auth.credentialsFile = v)),
+  "auth.jwt.jwksFile": key("string", (c, v) => (c.auth.jwt.jwksFile = v)),
+  "auth.jwt.issuer": key("string", (c, v) => (c.auth.jwt.issuer = v)),
+  "auth.jwt.audience": key("string", (c, v) => (c.auth.jwt.audience = v)),
+  "audit.retention": key("duration", (c, v) => (c.audit.retentionMs = v)),
 };
 
 /** The defaults of design section 12. */
 export function defaultConfig(): HubConfig {
   return {
     port: 7002,
-    host: "::",
+    // "" until loadConfig resolves it: 127.0.0.1 without auth, :: with it (design section 14).
+    host: "",
     databaseUrl: undefined,
     database: { schema: "" },
     dataDir: "./data",
@@ -107,6 +129,9 @@ export function defaultConfig(): HubConfig {
     clouddriver: { schema: "" },
     assignment: { maxHolders: 3 },
     metrics: { enabled: true },
+    tls: { certFile: "", keyFile: "", clientCaFile: "" },
+    auth: { enabled: false, allowUnauthenticated: false, credentialsFile: "", jwt: { jwksFile: "", issuer: "", audience: "" } },
+    audit: { retentionMs: 30 * 86_400_000 },
   };
 }
 
@@ -115,7 +140,7 @@ export function envName(path: string): string {
   return "AGENT_HUB_" + path.replace(/\./g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
 
 function parseValue(path: string, kind: Kind, raw: unknown): unknown {
@@ -140,7 +165,7 @@ function parseValue(path: string, kind: Kind, raw: unknown): unknown {
     }
     case "duration": {
       if (typeof raw === "number" && Number.isFinite(raw) && raw >= 0) return raw;
-      const m = text?.match(/^(\d+(?:\.\d+)?)(ms|s|m|h)?$/);
+      const m = text?.match(/^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/);
       if (!m) return bad("expected a duration such as 500ms, 5s, 2m or a number of milliseconds");
       return Math.round(Number(m[1]) * UNITS[m[2] ?? "ms"]!);
     }
@@ -222,5 +247,38 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (config.clouddriver.schema !== "" && !/^[A-Za-z_][A-Za-z0-9_$]*$/.test(config.clouddriver.schema)) {
     throw new ConfigError(`configuration key clouddriver.schema: not a plain schema name (${config.clouddriver.schema})`);
   }
+  checkSecurity(config);
   return config;
+}
+
+/** Whether `host` only listens on this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host);
+}
+
+/**
+ * Design section 14: secure by default. Resolves the host default (127.0.0.1 without auth, ::
+ * with it), refuses a non-loopback listener without auth unless `auth.allowUnauthenticated`,
+ * and checks that the tls and auth keys come in usable sets.
+ */
+function checkSecurity(config: HubConfig): void {
+  if (config.host === "") config.host = config.auth.enabled ? "::" : "127.0.0.1";
+  if (!config.auth.enabled && !config.auth.allowUnauthenticated && !isLoopbackHost(config.host)) {
+    throw new ConfigError(
+      `configuration key host: ${config.host} is reachable from other machines but auth.enabled is false; enable auth, or set auth.allowUnauthenticated: true to serve without it`,
+    );
+  }
+  if ((config.tls.certFile === "") !== (config.tls.keyFile === "")) {
+    throw new ConfigError("configuration key tls.certFile / tls.keyFile: set both or neither");
+  }
+  if (config.tls.clientCaFile !== "" && config.tls.certFile === "") {
+    throw new ConfigError("configuration key tls.clientCaFile: needs tls.certFile and tls.keyFile (client certificates need TLS)");
+  }
+  const jwt = [config.auth.jwt.jwksFile, config.auth.jwt.issuer, config.auth.jwt.audience];
+  if (jwt.some((v) => v !== "") && jwt.some((v) => v === "")) {
+    throw new ConfigError("configuration key auth.jwt: jwksFile, issuer and audience must all be set, or none");
+  }
+  if (config.auth.enabled && config.auth.credentialsFile === "" && config.auth.jwt.jwksFile === "") {
+    throw new ConfigError("configuration key auth.enabled: true needs auth.credentialsFile or auth.jwt.* (nobody could sign in)");
+  }
 }

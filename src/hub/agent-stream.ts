@@ -13,6 +13,8 @@ export interface AgentStreamDeps {
   logger: Logger;
   /** Runs once when a session ends, whatever ended it. */
   onClosed(session: AgentSession): void;
+  /** Checks hello against the stream's credential (design section 14); throws to refuse it. */
+  authorizeHello?: (hello: Hello, ctx: HandlerContext) => Promise<void>;
 }
 
 /** The `hello` of a stream's first message; INVALID_ARGUMENT for anything else (design section 5). */
@@ -56,6 +58,8 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
   return async function* connect(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncGenerator<ConnectResponse> {
     const iterator = requests[Symbol.asyncIterator]();
     const hello = helloOf(await iterator.next());
+    // Before anything is registered: a refused agent leaves no trace in the hub.
+    await deps.authorizeHello?.(hello, ctx);
     const session = createAgentSession(hello, clock.now(), deps.onClosed);
     const onAbort = () => session.close("disconnected");
     ctx.signal.addEventListener("abort", onAbort, { once: true });

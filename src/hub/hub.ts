@@ -7,7 +7,7 @@ import type { Database } from "../store/database.js";
 import { createAccountEngine } from "./account-engine.js";
 import { createAgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
-import { createAgentStreamHandler } from "./agent-stream.js";
+import { createAgentStreamHandler, type AgentStreamDeps } from "./agent-stream.js";
 import { systemClock, type Clock } from "./clock.js";
 import { createHeartbeatMonitor } from "./heartbeat-monitor.js";
 import { createHolderIndex } from "./holder-index.js";
@@ -30,6 +30,8 @@ export interface HubDeps {
   clock?: Clock;
   /** Told about batches and departures (metrics); nobody by default. */
   observer?: HubObserver;
+  /** Checks each agent's hello against its credential before it joins (design section 14). */
+  authorizeHello?: AgentStreamDeps["authorizeHello"];
 }
 
 /** The agent hub: live streams, assignment engine, roles, fallback, operations. */
@@ -81,7 +83,7 @@ export function createHub(deps: HubDeps): Hub {
     observer.agentLeft(session.agentId);
     engine.leave(session);
   };
-  const connect = createAgentStreamHandler({ engine, operations, clock, logger, onClosed });
+  const connect = createAgentStreamHandler({ engine, operations, clock, logger, onClosed, ...(deps.authorizeHello === undefined ? {} : { authorizeHello: deps.authorizeHello }) });
   const heartbeats = createHeartbeatMonitor({
     database,
     registry,

@@ -1,5 +1,15 @@
 import { create, createRegistry, isMessage, type DescFile, type DescService, type JsonValue, type Message, type Registry } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  createHandlerContext,
+  type ContextValues,
+  type HandlerContext,
+  type Interceptor,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import { file_agenthub_v1_errors } from "../../gen/agenthub/v1/errors_pb.js";
 import type { Logger } from "../log/logger.js";
 import type { NodeRequest, NodeResponse, RequestHandler } from "./node-http.js";
@@ -26,6 +36,13 @@ export interface RestTranscoderOptions {
   /** Largest request body accepted; larger ones get 413. */
   maxBodyBytes: number;
   logger: Logger;
+  /**
+   * The Connect router's interceptors, run around every handler call as Connect runs them (the
+   * auth interceptor: REST gets the same decisions as gRPC, from the same code).
+   */
+  interceptors?: Interceptor[];
+  /** The context values a call starts with, as connectNodeAdapter's `contextValues` option. */
+  contextValues?: (req: NodeRequest) => ContextValues;
 }
 
 /**
@@ -101,12 +118,31 @@ export function createRestTranscoder(options: RestTranscoderOptions): { handle: 
       url: `http://${req.headers.host ?? req.headers[":authority"] ?? "localhost"}${req.url ?? "/"}`,
       requestSignal: disconnected.signal,
       requestHeader: requestHeaders(req),
-      contextValues: createContextValues().set(httpStatusKey, slot),
+      contextValues: (options.contextValues?.(req) ?? createContextValues()).set(httpStatusKey, slot),
     });
     let output: Message;
     try {
-      const result: unknown = await (fn as (request: Message, context: HandlerContext) => unknown).call(impl, input, ctx);
-      output = isMessage(result, method.output) ? result : create(method.output, result as Parameters<typeof create>[1]);
+      const invoke = async (request: UnaryRequest): Promise<UnaryResponse> => {
+        const result: unknown = await (fn as (request: Message, context: HandlerContext) => unknown).call(impl, request.message, ctx);
+        const message = isMessage(result, method.output) ? result : create(method.output, result as Parameters<typeof create>[1]);
+        return { stream: false, service: route.service, method: method as never, header: ctx.responseHeader, trailer: ctx.responseTrailer, message };
+      };
+      const chain = (options.interceptors ?? []).reduceRight<(r: UnaryRequest) => Promise<UnaryResponse>>(
+        (next, interceptor) => interceptor(next as never) as never,
+        invoke,
+      );
+      const response = await chain({
+        stream: false,
+        service: route.service,
+        method: method as never,
+        requestMethod: ctx.requestMethod,
+        url: ctx.url,
+        signal: ctx.signal,
+        header: ctx.requestHeader,
+        contextValues: ctx.values,
+        message: input,
+      });
+      output = response.message;
     } finally {
       // As with Connect, the handler's signal also ends when the call completes.
       ctx.abort();

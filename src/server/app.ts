@@ -22,6 +22,11 @@ import { createHubMetrics } from "./metrics.js";
 import { withOpsRoutes } from "./ops-routes.js";
 import { createReadiness } from "./readiness.js";
 import { createReflection, type Reflection } from "./reflection.js";
+import { createAuth } from "../auth/auth.js";
+import { createAuditRetention } from "../accounts/audit-retention.js";
+import { isLoopbackHost } from "../config/config.js";
+import { loadTlsFiles } from "./tls-files.js";
+import { createZoneLookup } from "./zone-lookup.js";
 
 /** A running hub process. */
 export interface HubApp {
@@ -60,9 +65,26 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   // Every live stream listens for shutdown: thousands of listeners are expected, not a leak.
   setMaxListeners(0, shutdown.signal);
 
+  // Design section 14: one authorizer for every listener and for REST; TLS files re-read on change.
+  const auth = createAuth(config, { database, zones: createZoneLookup(database, config.clouddriver.schema), logger });
+  const tls = config.tls.certFile === "" ? undefined : loadTlsFiles(config.tls, logger);
+  if (!config.auth.enabled && !isLoopbackHost(config.host)) {
+    logger.warn({ host: config.host }, "auth is disabled (auth.allowUnauthenticated): anyone who can reach this port can change accounts and impersonate agents");
+  }
+  if (config.auth.enabled && tls === undefined) logger.warn("auth is enabled without TLS (tls.certFile): bearer tokens travel in plaintext");
+  const retention = createAuditRetention({ database, retentionMs: config.audit.retentionMs, logger });
+
   // `hub` is read at scrape time only, after it exists.
   const metrics = config.metrics.enabled ? createHubMetrics({ database, logger, agentsConnected: () => hub.agentsConnected() }) : undefined;
-  const hub = createHub({ database, config, logger, hubId, shutdown: shutdown.signal, ...(metrics === undefined ? {} : { observer: metrics.observer }) });
+  const hub = createHub({
+    database,
+    config,
+    logger,
+    hubId,
+    shutdown: shutdown.signal,
+    authorizeHello: auth.authorizeHello,
+    ...(metrics === undefined ? {} : { observer: metrics.observer }),
+  });
   const reconciler = metrics?.watchReconciler(hub) ?? hub;
   const operationService = metrics?.watchOperations(hub.operationService) ?? hub.operationService;
   const accounts = createAccountsService({ database, config, reconciler, logger });
@@ -98,14 +120,18 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     ],
     maxBodyBytes: config.http.maxBodyBytes,
     logger,
+    interceptors: auth.interceptors,
+    contextValues: auth.contextValues,
   });
   // Probes and scrapers are answered before Connect and the REST transcoder (and their authorization).
-  const handler = withOpsRoutes({ readiness, metrics, logger }, connectNodeAdapter({ routes, fallback: rest.handle, shutdownSignal: shutdown.signal }));
+  const secured = { interceptors: auth.interceptors, contextValues: auth.contextValues };
+  const handler = withOpsRoutes({ readiness, metrics, logger }, connectNodeAdapter({ routes, fallback: rest.handle, shutdownSignal: shutdown.signal, ...secured }));
 
   await hub.start();
   autoscan?.start();
+  retention.start();
   const pingIntervalMs = config.heartbeat.intervalMs;
-  const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs }, handler)];
+  const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs, ...(tls === undefined ? {} : { tls }) }, handler)];
   if (config.grpc.agentPort !== undefined) {
     const agentReflection = createReflection([AgentService, Health]);
     const agentOnly = (router: ConnectRouter) => {
@@ -113,10 +139,15 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
       router.service(AgentService, hub.agentService);
       router.service(Health, health);
     };
-    listeners.push(await listenH2c({ port: config.grpc.agentPort, host: config.host, pingIntervalMs }, connectNodeAdapter({ routes: agentOnly, shutdownSignal: shutdown.signal })));
+    listeners.push(
+      await listenH2c(
+        { port: config.grpc.agentPort, host: config.host, pingIntervalMs, ...(tls === undefined ? {} : { tls }) },
+        connectNodeAdapter({ routes: agentOnly, shutdownSignal: shutdown.signal, ...secured }),
+      ),
+    );
   }
   const [main, agent] = listeners;
-  logger.info({ hubId, port: main!.port, agentPort: agent?.port, database: database.kind }, "agent-hub listening");
+  logger.info({ hubId, port: main!.port, agentPort: agent?.port, database: database.kind, tls: tls !== undefined, auth: config.auth.enabled }, "agent-hub listening");
 
   let closing: Promise<void> | undefined;
   return {
@@ -132,6 +163,9 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
         shutdown.abort();
         await Promise.all(listeners.map((l) => l.close(5_000)));
         await autoscan?.stop();
+        retention.stop();
+        auth.close();
+        tls?.close();
         await hub.close();
         if (options.database === undefined) await database.close();
       })();

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer as createPolyglotServer } from "@httptoolkit/httpolyglot";
 import type { RequestHandler } from "../rest/node-http.js";
 import { createSessionPinger } from "./session-pinger.js";
+import type { TlsFiles } from "./tls-files.js";
 
 /** Raises Node's HTTP/2 defaults, which are sized for browsers, not for thousands of agent streams. */
 export const HTTP2_SETTINGS: http2.ServerOptions = {
@@ -81,18 +82,43 @@ export interface ListenOptions {
   host: string;
   /** HTTP/2 PING period for finding half-open connections. */
   pingIntervalMs: number;
+  /** TLS only, when set (design section 14). */
+  tls?: TlsFiles;
+}
+
+/**
+ * A TLS-only server with ALPN h2 and http/1.1 (gRPC, Connect, gRPC-Web and REST as on the
+ * plaintext listener). Client certificates are asked for when a client CA is set, but not
+ * required: a connection without one may still authenticate with a token, and one that does not
+ * verify counts as none. Certificate changes apply to new connections; open ones keep theirs.
+ */
+function secureServer(tls: TlsFiles, handler: RequestHandler): http2.Http2SecureServer {
+  const server = http2.createSecureServer(
+    { ...HTTP2_SETTINGS, ...tls.current(), allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"], requestCert: tls.clientCa, rejectUnauthorized: false },
+    handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  );
+  tls.onChange((options) => server.setSecureContext(options));
+  return server;
 }
 
 /** One port for HTTP/1.1 and h2c: gRPC, Connect, gRPC-Web and REST together. */
-export async function listenPolyglot({ port, host, pingIntervalMs }: ListenOptions, handler: RequestHandler): Promise<Listener> {
+export async function listenPolyglot({ port, host, pingIntervalMs, tls }: ListenOptions, handler: RequestHandler): Promise<Listener> {
   const counted = countRequests(handler, pingIntervalMs);
+  if (tls !== undefined) {
+    const server = secureServer(tls, counted.handler);
+    return track(server, await listen(server, port, host), counted);
+  }
   const server = createPolyglotServer({ http2: HTTP2_SETTINGS }, counted.handler as (req: IncomingMessage, res: ServerResponse) => void);
   return track(server, await listen(server, port, host), counted);
 }
 
 /** An h2c-only listener for agents that skips the protocol sniffing layer (design section 13). */
-export async function listenH2c({ port, host, pingIntervalMs }: ListenOptions, handler: RequestHandler): Promise<Listener> {
+export async function listenH2c({ port, host, pingIntervalMs, tls }: ListenOptions, handler: RequestHandler): Promise<Listener> {
   const counted = countRequests(handler, pingIntervalMs);
+  if (tls !== undefined) {
+    const server = secureServer(tls, counted.handler);
+    return track(server, await listen(server, port, host), counted);
+  }
   const server = http2.createServer(HTTP2_SETTINGS, counted.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   return track(server, await listen(server, port, host), counted);
 }

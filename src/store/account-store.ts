@@ -76,8 +76,8 @@ export interface AccountStore {
   /** The rows of the given names that exist (any order). */
   findByNames(names: readonly string[]): Promise<AccountRow[]>;
   findByName(name: string): Promise<AccountRow | undefined>;
-  /** One page of accounts in byte order of their names, and how many there are in all. */
-  listPage(offset: number, limit: number): Promise<{ rows: AccountRow[]; total: number }>;
+  /** One page of accounts in byte order of their names, and how many there are in all (or that `where` keeps). */
+  listPage(offset: number, limit: number, where?: SQL): Promise<{ rows: AccountRow[]; total: number }>;
   /** The reachable holders of each named account, sorted by agent id. */
   holdersOf(names: readonly string[]): Promise<Map<string, Holder[]>>;
   /** Inserts accounts whose names are free and returns the names it inserted. */
@@ -104,8 +104,12 @@ export function createAccountStore(executor: Db): AccountStore {
       return row;
     },
 
-    async listPage(offset, limit) {
-      const rows = await executor.select().from(accounts).orderBy(asc(accounts.name)).limit(limit).offset(offset);
+    async listPage(offset, limit, where) {
+      const rows = await executor.select().from(accounts).where(where).orderBy(asc(accounts.name)).limit(limit).offset(offset);
+      if (where !== undefined) {
+        const [filtered] = await executor.select({ total: sql<number>`count(*)::int`.mapWith(Number) }).from(accounts).where(where);
+        return { rows, total: filtered?.total ?? 0 };
+      }
       // Kept by triggers (migration 0001): counting every row per page cost more than the page.
       const [counted] = await queryRows<{ total: string }>(executor, sql`SELECT total::text AS total FROM kubesvc_account_count WHERE id = 1`);
       return { rows, total: Number(counted?.total ?? 0) };

@@ -82,3 +82,36 @@ export const hubMessages = pgTable(
   },
   (t) => [index("kubesvc_hub_messages_hub_idx").on(t.hubId, t.id)],
 );
+
+/**
+ * Audit history of accounts (design section 14): one row per accepted change, appended in the
+ * change's own transaction by statement triggers on `kubesvc_accounts` (migration account_events_triggers). `fields`
+ * maps the definition fields that changed to their new values, secrets redacted as in REST.
+ */
+export const accountEvents = pgTable(
+  "kubesvc_account_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    accountName: byteText("account_name").notNull(),
+    at: timestamp("at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /** A credential name, `anonymous` (auth off), `autoscan` or `hub`. */
+    actor: text("actor").notNull(),
+    /** `create` | `migrate` | `register` | `update` | `status` | `delete`. */
+    action: text("action").notNull(),
+    /** The account's status after the change (`DELETED` once its row is gone). */
+    status: text("status").notNull(),
+    zoneId: text("zone_id"),
+    fields: jsonb("fields").$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index("kubesvc_account_events_account_idx").on(t.accountName, t.id), index("kubesvc_account_events_at_idx").on(t.at)],
+);
+
+/**
+ * The credential each agent id last connected with (design section 14): a stream may replace the
+ * stream of a connected agent, on any replica, only under the same credential name.
+ */
+export const agentCredentials = pgTable("kubesvc_agent_credentials", {
+  agentId: text("agent_id").primaryKey(),
+  credential: text("credential").notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});

@@ -14,7 +14,7 @@ function yamlFile(text: string): string {
 describe("loadConfig", () => {
   it("gives the design's defaults with no file and no environment", () => {
     const c = loadConfig({ env: {} });
-    expect(c).toEqual(defaultConfig());
+    expect(c).toEqual({ ...defaultConfig(), host: "127.0.0.1" });
     expect(c.port).toBe(7002);
     expect(c.dynamicAccounts).toEqual({ enabled: true, maxRetries: 3, retryFrequencyMs: 5000 });
     expect(c.heartbeat).toEqual({ intervalMs: 20000, missedLimit: 3 });

@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agenthub/v1/accounts.proto.
  */
 export const file_agenthub_v1_accounts: GenFile = /*@__PURE__*/
-  fileDesc("ChphZ2VudGh1Yi92MS9hY2NvdW50cy5wcm90bxILYWdlbnRodWIudjEizAEKC0FjY291bnRWaWV3EgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIOCgZzb3VyY2UYAyABKAkSJwoGY29uZmlnGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgd6b25lX2lkGAUgASgJEioKBmFnZW50cxgGIAMoCzIaLmFnZW50aHViLnYxLkFjY291bnRIb2xkZXISDgoGc3RhdHVzGAcgASgJEhsKE2xhc3RfYXNzaWdubWVudF9tc2cYCCABKAkiMgoNQWNjb3VudEhvbGRlchIQCghhZ2VudF9pZBgBIAEoCRIPCgdjYWNoaW5nGAIgASgIIk8KE0xpc3RBY2NvdW50c1JlcXVlc3QSEQoEcGFnZRgBIAEoBUgAiAEBEhIKBWxpbWl0GAIgASgFSAGIAQFCBwoFX3BhZ2VCCAoGX2xpbWl0ImsKFExpc3RBY2NvdW50c1Jlc3BvbnNlEicKBWl0ZW1zGAEgAygLMhguYWdlbnRodWIudjEuQWNjb3VudFZpZXcSDAoEcGFnZRgCIAEoBRINCgVsaW1pdBgDIAEoBRINCgV0b3RhbBgEIAEoBSInChFHZXRBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIj8KEkdldEFjY291bnRSZXNwb25zZRIpCgdhY2NvdW50GAEgASgLMhguYWdlbnRodWIudjEuQWNjb3VudFZpZXciQgoWTWlncmF0ZUFjY291bnRzUmVxdWVzdBIoCghhY2NvdW50cxgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIsChdNaWdyYXRlQWNjb3VudHNSZXNwb25zZRIRCgljb25mbGljdHMYASADKAkiQgoXU2V0QWNjb3VudFN0YXRlc1JlcXVlc3QSJwoHY2hhbmdlcxgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIaChhTZXRBY2NvdW50U3RhdGVzUmVzcG9uc2UiJgoVRGVsZXRlQWNjb3VudHNSZXF1ZXN0Eg0KBW5hbWVzGAEgAygJIhgKFkRlbGV0ZUFjY291bnRzUmVzcG9uc2UiQQoVQ3JlYXRlQWNjb3VudHNSZXF1ZXN0EigKCGFjY291bnRzGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIisKFkNyZWF0ZUFjY291bnRzUmVzcG9uc2USEQoJY29uZmxpY3RzGAEgAygJIjwKEVB1dEFjY291bnRSZXF1ZXN0EicKB2FjY291bnQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiJwoSUHV0QWNjb3VudFJlc3BvbnNlEhEKCWNvbmZsaWN0cxgBIAMoCSImChZHZXRBZ2VudEFjY291bnRSZXF1ZXN0EgwKBG5hbWUYASABKAkiRAoXR2V0QWdlbnRBY2NvdW50UmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmFnZW50aHViLnYxLkFjY291bnRWaWV3IhMKEUxpc3RBZ2VudHNSZXF1ZXN0IjwKEkxpc3RBZ2VudHNSZXNwb25zZRImCgZhZ2VudHMYASADKAsyFi5hZ2VudGh1Yi52MS5BZ2VudFZpZXcijwEKCUFnZW50VmlldxIQCghhZ2VudF9pZBgBIAEoCRIPCgd6b25lX2lkGAIgASgJEg4KBmh1Yl9pZBgDIAEoCRIQCghhY2NvdW50cxgEIAEoBRIPCgdjYWNoaW5nGAUgASgFEhQKDGNvbm5lY3RlZF9hdBgGIAEoCRIWCg5sYXN0X2hlYXJ0YmVhdBgHIAEoCTLPCQoPQWNjb3VudHNTZXJ2aWNlEm0KDExpc3RBY2NvdW50cxIgLmFnZW50aHViLnYxLkxpc3RBY2NvdW50c1JlcXVlc3QaIS5hZ2VudGh1Yi52MS5MaXN0QWNjb3VudHNSZXNwb25zZSIYgtPkkwISEhAvYXJtb3J5L2FjY291bnRzEn0KCkdldEFjY291bnQSHi5hZ2VudGh1Yi52MS5HZXRBY2NvdW50UmVxdWVzdBofLmFnZW50aHViLnYxLkdldEFjY291bnRSZXNwb25zZSIugtPkkwIoYgdhY2NvdW50Eh0vYXJtb3J5L2FjY291bnRzL3thY2NvdW50X2lkfRKLAQoPTWlncmF0ZUFjY291bnRzEiMuYWdlbnRodWIudjEuTWlncmF0ZUFjY291bnRzUmVxdWVzdBokLmFnZW50aHViLnYxLk1pZ3JhdGVBY2NvdW50c1Jlc3BvbnNlIi2C0+STAic6CGFjY291bnRzYgljb25mbGljdHMiEC9hcm1vcnkvYWNjb3VudHMSpwEKEFNldEFjY291bnRTdGF0ZXMSJC5hZ2VudGh1Yi52MS5TZXRBY2NvdW50U3RhdGVzUmVxdWVzdBolLmFnZW50aHViLnYxLlNldEFjY291bnRTdGF0ZXNSZXNwb25zZSJGgtPkkwJAOgdjaGFuZ2VzWiM6B2NoYW5nZXMyGC9hcm1vcnkvYWNjb3VudHMvZHluYW1pYzIQL2FybW9yeS9hY2NvdW50cxJ6Cg5EZWxldGVBY2NvdW50cxIiLmFnZW50aHViLnYxLkRlbGV0ZUFjY291bnRzUmVxdWVzdBojLmFnZW50aHViLnYxLkRlbGV0ZUFjY291bnRzUmVzcG9uc2UiH4LT5JMCGToFbmFtZXMqEC9hcm1vcnkvYWNjb3VudHMSkAEKDkNyZWF0ZUFjY291bnRzEiIuYWdlbnRodWIudjEuQ3JlYXRlQWNjb3VudHNSZXF1ZXN0GiMuYWdlbnRodWIudjEuQ3JlYXRlQWNjb3VudHNSZXNwb25zZSI1gtPkkwIvOghhY2NvdW50c2IJY29uZmxpY3RzIhgvYXJtb3J5L2FjY291bnRzL2R5bmFtaWMSgwEKClB1dEFjY291bnQSHi5hZ2VudGh1Yi52MS5QdXRBY2NvdW50UmVxdWVzdBofLmFnZW50aHViLnYxLlB1dEFjY291bnRSZXNwb25zZSI0gtPkkwIuOgdhY2NvdW50Ygljb25mbGljdHMaGC9hcm1vcnkvYWNjb3VudHMvZHluYW1pYxKRAQoPR2V0QWdlbnRBY2NvdW50EiMuYWdlbnRodWIudjEuR2V0QWdlbnRBY2NvdW50UmVxdWVzdBokLmFnZW50aHViLnYxLkdldEFnZW50QWNjb3VudFJlc3BvbnNlIjOC0+STAi1iB2FjY291bnQSIi9hZ2VudHMva3ViZXJuZXRlcy9hY2NvdW50cy97bmFtZX0SbQoKTGlzdEFnZW50cxIeLmFnZW50aHViLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh8uYWdlbnRodWIudjEuTGlzdEFnZW50c1Jlc3BvbnNlIh6C0+STAhhiBmFnZW50cxIOL2FybW9yeS9hZ2VudHNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_struct]);
+  fileDesc("ChphZ2VudGh1Yi92MS9hY2NvdW50cy5wcm90bxILYWdlbnRodWIudjEizAEKC0FjY291bnRWaWV3EgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIOCgZzb3VyY2UYAyABKAkSJwoGY29uZmlnGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgd6b25lX2lkGAUgASgJEioKBmFnZW50cxgGIAMoCzIaLmFnZW50aHViLnYxLkFjY291bnRIb2xkZXISDgoGc3RhdHVzGAcgASgJEhsKE2xhc3RfYXNzaWdubWVudF9tc2cYCCABKAkiMgoNQWNjb3VudEhvbGRlchIQCghhZ2VudF9pZBgBIAEoCRIPCgdjYWNoaW5nGAIgASgIIk8KE0xpc3RBY2NvdW50c1JlcXVlc3QSEQoEcGFnZRgBIAEoBUgAiAEBEhIKBWxpbWl0GAIgASgFSAGIAQFCBwoFX3BhZ2VCCAoGX2xpbWl0ImsKFExpc3RBY2NvdW50c1Jlc3BvbnNlEicKBWl0ZW1zGAEgAygLMhguYWdlbnRodWIudjEuQWNjb3VudFZpZXcSDAoEcGFnZRgCIAEoBRINCgVsaW1pdBgDIAEoBRINCgV0b3RhbBgEIAEoBSInChFHZXRBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIj8KEkdldEFjY291bnRSZXNwb25zZRIpCgdhY2NvdW50GAEgASgLMhguYWdlbnRodWIudjEuQWNjb3VudFZpZXciQgoWTWlncmF0ZUFjY291bnRzUmVxdWVzdBIoCghhY2NvdW50cxgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIsChdNaWdyYXRlQWNjb3VudHNSZXNwb25zZRIRCgljb25mbGljdHMYASADKAkiQgoXU2V0QWNjb3VudFN0YXRlc1JlcXVlc3QSJwoHY2hhbmdlcxgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIaChhTZXRBY2NvdW50U3RhdGVzUmVzcG9uc2UiJgoVRGVsZXRlQWNjb3VudHNSZXF1ZXN0Eg0KBW5hbWVzGAEgAygJIhgKFkRlbGV0ZUFjY291bnRzUmVzcG9uc2UiQQoVQ3JlYXRlQWNjb3VudHNSZXF1ZXN0EigKCGFjY291bnRzGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIisKFkNyZWF0ZUFjY291bnRzUmVzcG9uc2USEQoJY29uZmxpY3RzGAEgAygJIjwKEVB1dEFjY291bnRSZXF1ZXN0EicKB2FjY291bnQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiJwoSUHV0QWNjb3VudFJlc3BvbnNlEhEKCWNvbmZsaWN0cxgBIAMoCSImChZHZXRBZ2VudEFjY291bnRSZXF1ZXN0EgwKBG5hbWUYASABKAkiRAoXR2V0QWdlbnRBY2NvdW50UmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmFnZW50aHViLnYxLkFjY291bnRWaWV3IhMKEUxpc3RBZ2VudHNSZXF1ZXN0IjwKEkxpc3RBZ2VudHNSZXNwb25zZRImCgZhZ2VudHMYASADKAsyFi5hZ2VudGh1Yi52MS5BZ2VudFZpZXcijwEKCUFnZW50VmlldxIQCghhZ2VudF9pZBgBIAEoCRIPCgd6b25lX2lkGAIgASgJEg4KBmh1Yl9pZBgDIAEoCRIQCghhY2NvdW50cxgEIAEoBRIPCgdjYWNoaW5nGAUgASgFEhQKDGNvbm5lY3RlZF9hdBgGIAEoCRIWCg5sYXN0X2hlYXJ0YmVhdBgHIAEoCSJoChhHZXRBY2NvdW50SGlzdG9yeVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIRCgRwYWdlGAIgASgFSACIAQESEgoFbGltaXQYAyABKAVIAYgBAUIHCgVfcGFnZUIICgZfbGltaXQicQoZR2V0QWNjb3VudEhpc3RvcnlSZXNwb25zZRIoCgVpdGVtcxgBIAMoCzIZLmFnZW50aHViLnYxLkFjY291bnRFdmVudBIMCgRwYWdlGAIgASgFEg0KBWxpbWl0GAMgASgFEg0KBXRvdGFsGAQgASgFInIKDEFjY291bnRFdmVudBIKCgJhdBgBIAEoCRINCgVhY3RvchgCIAEoCRIOCgZhY3Rpb24YAyABKAkSDgoGc3RhdHVzGAQgASgJEicKBmZpZWxkcxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qy4woKD0FjY291bnRzU2VydmljZRJtCgxMaXN0QWNjb3VudHMSIC5hZ2VudGh1Yi52MS5MaXN0QWNjb3VudHNSZXF1ZXN0GiEuYWdlbnRodWIudjEuTGlzdEFjY291bnRzUmVzcG9uc2UiGILT5JMCEhIQL2FybW9yeS9hY2NvdW50cxJ9CgpHZXRBY2NvdW50Eh4uYWdlbnRodWIudjEuR2V0QWNjb3VudFJlcXVlc3QaHy5hZ2VudGh1Yi52MS5HZXRBY2NvdW50UmVzcG9uc2UiLoLT5JMCKGIHYWNjb3VudBIdL2FybW9yeS9hY2NvdW50cy97YWNjb3VudF9pZH0SiwEKD01pZ3JhdGVBY2NvdW50cxIjLmFnZW50aHViLnYxLk1pZ3JhdGVBY2NvdW50c1JlcXVlc3QaJC5hZ2VudGh1Yi52MS5NaWdyYXRlQWNjb3VudHNSZXNwb25zZSItgtPkkwInOghhY2NvdW50c2IJY29uZmxpY3RzIhAvYXJtb3J5L2FjY291bnRzEqcBChBTZXRBY2NvdW50U3RhdGVzEiQuYWdlbnRodWIudjEuU2V0QWNjb3VudFN0YXRlc1JlcXVlc3QaJS5hZ2VudGh1Yi52MS5TZXRBY2NvdW50U3RhdGVzUmVzcG9uc2UiRoLT5JMCQDoHY2hhbmdlc1ojOgdjaGFuZ2VzMhgvYXJtb3J5L2FjY291bnRzL2R5bmFtaWMyEC9hcm1vcnkvYWNjb3VudHMSegoORGVsZXRlQWNjb3VudHMSIi5hZ2VudGh1Yi52MS5EZWxldGVBY2NvdW50c1JlcXVlc3QaIy5hZ2VudGh1Yi52MS5EZWxldGVBY2NvdW50c1Jlc3BvbnNlIh+C0+STAhk6BW5hbWVzKhAvYXJtb3J5L2FjY291bnRzEpABCg5DcmVhdGVBY2NvdW50cxIiLmFnZW50aHViLnYxLkNyZWF0ZUFjY291bnRzUmVxdWVzdBojLmFnZW50aHViLnYxLkNyZWF0ZUFjY291bnRzUmVzcG9uc2UiNYLT5JMCLzoIYWNjb3VudHNiCWNvbmZsaWN0cyIYL2FybW9yeS9hY2NvdW50cy9keW5hbWljEoMBCgpQdXRBY2NvdW50Eh4uYWdlbnRodWIudjEuUHV0QWNjb3VudFJlcXVlc3QaHy5hZ2VudGh1Yi52MS5QdXRBY2NvdW50UmVzcG9uc2UiNILT5JMCLjoHYWNjb3VudGIJY29uZmxpY3RzGhgvYXJtb3J5L2FjY291bnRzL2R5bmFtaWMSkQEKD0dldEFnZW50QWNjb3VudBIjLmFnZW50aHViLnYxLkdldEFnZW50QWNjb3VudFJlcXVlc3QaJC5hZ2VudGh1Yi52MS5HZXRBZ2VudEFjY291bnRSZXNwb25zZSIzgtPkkwItYgdhY2NvdW50EiIvYWdlbnRzL2t1YmVybmV0ZXMvYWNjb3VudHMve25hbWV9Em0KCkxpc3RBZ2VudHMSHi5hZ2VudGh1Yi52MS5MaXN0QWdlbnRzUmVxdWVzdBofLmFnZW50aHViLnYxLkxpc3RBZ2VudHNSZXNwb25zZSIegtPkkwIYYgZhZ2VudHMSDi9hcm1vcnkvYWdlbnRzEpEBChFHZXRBY2NvdW50SGlzdG9yeRIlLmFnZW50aHViLnYxLkdldEFjY291bnRIaXN0b3J5UmVxdWVzdBomLmFnZW50aHViLnYxLkdldEFjY291bnRIaXN0b3J5UmVzcG9uc2UiLYLT5JMCJxIlL2FybW9yeS9hY2NvdW50cy97YWNjb3VudF9pZH0vaGlzdG9yeWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_struct]);
 
 /**
  * An account as the API shows it. `config` has secret contents replaced by "<redacted>".
@@ -487,6 +487,116 @@ export const AgentViewSchema: GenMessage<AgentView> = /*@__PURE__*/
   messageDesc(file_agenthub_v1_accounts, 20);
 
 /**
+ * @generated from message agenthub.v1.GetAccountHistoryRequest
+ */
+export type GetAccountHistoryRequest = Message<"agenthub.v1.GetAccountHistoryRequest"> & {
+  /**
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * Paging as GET /armory/accounts: page >= 1 (default 1), limit 1-1000 (default 100).
+   *
+   * @generated from field: optional int32 page = 2;
+   */
+  page?: number | undefined;
+
+  /**
+   * @generated from field: optional int32 limit = 3;
+   */
+  limit?: number | undefined;
+};
+
+/**
+ * Describes the message agenthub.v1.GetAccountHistoryRequest.
+ * Use `create(GetAccountHistoryRequestSchema)` to create a new message.
+ */
+export const GetAccountHistoryRequestSchema: GenMessage<GetAccountHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_agenthub_v1_accounts, 21);
+
+/**
+ * @generated from message agenthub.v1.GetAccountHistoryResponse
+ */
+export type GetAccountHistoryResponse = Message<"agenthub.v1.GetAccountHistoryResponse"> & {
+  /**
+   * @generated from field: repeated agenthub.v1.AccountEvent items = 1;
+   */
+  items: AccountEvent[];
+
+  /**
+   * @generated from field: int32 page = 2;
+   */
+  page: number;
+
+  /**
+   * @generated from field: int32 limit = 3;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: int32 total = 4;
+   */
+  total: number;
+};
+
+/**
+ * Describes the message agenthub.v1.GetAccountHistoryResponse.
+ * Use `create(GetAccountHistoryResponseSchema)` to create a new message.
+ */
+export const GetAccountHistoryResponseSchema: GenMessage<GetAccountHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_agenthub_v1_accounts, 22);
+
+/**
+ * One accepted change of an account.
+ *
+ * @generated from message agenthub.v1.AccountEvent
+ */
+export type AccountEvent = Message<"agenthub.v1.AccountEvent"> & {
+  /**
+   * RFC 3339 time of the change's transaction.
+   *
+   * @generated from field: string at = 1;
+   */
+  at: string;
+
+  /**
+   * The credential name, "anonymous" (auth off), "autoscan" or "hub".
+   *
+   * @generated from field: string actor = 2;
+   */
+  actor: string;
+
+  /**
+   * create, migrate, register, update, status or delete.
+   *
+   * @generated from field: string action = 3;
+   */
+  action: string;
+
+  /**
+   * The account's status after the change ("DELETED" once its row is gone).
+   *
+   * @generated from field: string status = 4;
+   */
+  status: string;
+
+  /**
+   * The definition fields that changed, with their new values (secrets "<redacted>").
+   *
+   * @generated from field: google.protobuf.Struct fields = 5;
+   */
+  fields?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message agenthub.v1.AccountEvent.
+ * Use `create(AccountEventSchema)` to create a new message.
+ */
+export const AccountEventSchema: GenMessage<AccountEvent> = /*@__PURE__*/
+  messageDesc(file_agenthub_v1_accounts, 23);
+
+/**
  * The Dynamic Accounts API (design section 8). Request bodies that carry account definitions
  * are free-form JSON (`google.protobuf.Value`): any agent option is kept verbatim, and the
  * handlers validate them and name the offending field.
@@ -583,6 +693,16 @@ export const AccountsService: GenService<{
     methodKind: "unary";
     input: typeof ListAgentsRequestSchema;
     output: typeof ListAgentsResponseSchema;
+  },
+  /**
+   * The audit history of one account, newest first (design section 14).
+   *
+   * @generated from rpc agenthub.v1.AccountsService.GetAccountHistory
+   */
+  getAccountHistory: {
+    methodKind: "unary";
+    input: typeof GetAccountHistoryRequestSchema;
+    output: typeof GetAccountHistoryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_agenthub_v1_accounts, 0);
