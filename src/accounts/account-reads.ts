@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { AgentViewSchema, ListAccountsResponseSchema } from "../../gen/agenthub/v1/accounts_pb.js";
 import { createClouddriverAccounts } from "../clouddriver/clouddriver-accounts.js";
+import { accountFilterConditions, type AccountFilter } from "../store/account-filter.js";
 import { createAccountStore } from "../store/account-store.js";
 import type { Database } from "../store/database.js";
 import { nameProblem } from "./account-names.js";
@@ -9,14 +10,14 @@ import type { Paging } from "./paging.js";
 
 /** The read side of the accounts API. Reads run outside transactions: a page and its total may be a moment apart. */
 export interface AccountReads {
-  /** GET /armory/accounts: one page of static and hub-stored accounts in byte order of names. */
-  list(paging: Paging): Promise<MessageInitShape<typeof ListAccountsResponseSchema>>;
+  /** GET /armory/accounts: one page of the static and hub-stored accounts `filter` selects, in byte order of names. */
+  list(paging: Paging, filter?: AccountFilter): Promise<MessageInitShape<typeof ListAccountsResponseSchema>>;
   /** GET /armory/accounts/{name}: a stored account, else one only Clouddriver has (TO_MIGRATE). */
   get(name: string): Promise<AccountViewInit | undefined>;
   /** GET /agents/kubernetes/accounts/{name}: a stored account (hub-stored or static) only. */
   getStored(name: string): Promise<AccountViewInit | undefined>;
-  /** GET /armory/agents: connected agents with their account counts. */
-  listAgents(): Promise<MessageInitShape<typeof AgentViewSchema>[]>;
+  /** GET /armory/agents: connected agents (of one zone when given) with their account counts. */
+  listAgents(zoneId?: string): Promise<MessageInitShape<typeof AgentViewSchema>[]>;
 }
 
 /** Creates the reads over `database`; Clouddriver's table is in `clouddriverSchema`. */
@@ -33,8 +34,8 @@ export function createAccountReads(database: Database, clouddriverSchema: string
   };
 
   return {
-    async list({ page, limit, offset }) {
-      const { rows, total } = await store.listPage(offset, limit);
+    async list({ page, limit, offset }, filter = {}) {
+      const { rows, total } = await store.listPage(offset, limit, accountFilterConditions(filter));
       const holders = await store.holdersOf(rows.map((r) => r.name));
       return { items: rows.map((r) => accountView(r, holders.get(r.name) ?? [])), page, limit, total };
     },
@@ -49,8 +50,8 @@ export function createAccountReads(database: Database, clouddriverSchema: string
 
     getStored,
 
-    async listAgents() {
-      const agents = await store.listAgents();
+    async listAgents(zoneId) {
+      const agents = await store.listAgents(zoneId);
       return agents.map((a) => ({
         agentId: a.agentId,
         zoneId: a.zoneId,
@@ -59,6 +60,8 @@ export function createAccountReads(database: Database, clouddriverSchema: string
         caching: a.caching,
         connectedAt: a.connectedAt.toISOString(),
         lastHeartbeat: a.lastHeartbeat.toISOString(),
+        version: a.version,
+        labels: a.labels,
       }));
     },
   };
