@@ -112,14 +112,19 @@ export function createAccountStore(executor: Db): AccountStore {
 
     async listPage(offset, limit, conditions = []) {
       const where = and(...conditions);
-      const rows = await executor.select().from(accounts).where(where).orderBy(asc(accounts.name)).limit(limit).offset(offset);
-      if (where !== undefined) {
-        const [filtered] = await executor.select({ total: sql<number>`count(*)::int`.mapWith(Number) }).from(accounts).where(where);
-        return { rows, total: filtered?.total ?? 0 };
-      }
-      // Kept by triggers (migration 0001): counting every row per page cost more than the page.
-      const [counted] = await queryRows<{ total: string }>(executor, sql`SELECT total::text AS total FROM kubesvc_account_count WHERE id = 1`);
-      return { rows, total: Number(counted?.total ?? 0) };
+      // A filtered set is counted; all accounts are counted by triggers (migration 0001), since
+      // counting 100,000 rows per page cost more than the page. Both run at once where the pool allows.
+      const [rows, total] = await Promise.all([
+        executor.select().from(accounts).where(where).orderBy(asc(accounts.name)).limit(limit).offset(offset),
+        where === undefined
+          ? queryRows<{ total: string }>(executor, sql`SELECT total::text AS total FROM kubesvc_account_count WHERE id = 1`).then(([c]) => Number(c?.total ?? 0))
+          : executor
+              .select({ total: sql<number>`count(*)::int`.mapWith(Number) })
+              .from(accounts)
+              .where(where)
+              .then(([c]) => c?.total ?? 0),
+      ]);
+      return { rows, total };
     },
 
     async holdersOf(names) {
