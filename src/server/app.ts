@@ -18,6 +18,7 @@ import { OperationService } from "../../gen/agenthub/v1/operations_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { createHealthService } from "./health.js";
 import { listenH2c, listenPolyglot, type Listener } from "./listener.js";
+import { withStatusPage } from "./status-page.js";
 
 /** A running hub process. */
 export interface HubApp {
@@ -83,7 +84,7 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     maxBodyBytes: config.http.maxBodyBytes,
     logger,
   });
-  const handler = connectNodeAdapter({ routes, fallback: rest.handle, shutdownSignal: shutdown.signal });
+  const handler = connectNodeAdapter({ routes, fallback: withStatusPage(rest.handle), shutdownSignal: shutdown.signal });
 
   await hub.start();
   autoscan?.start();
