@@ -204,7 +204,7 @@ export function accountsCommand(): Command {
       const page = body as { items: AccountJson[]; page: number; limit: number; total: number };
       if (out.json) return printJson(out, page);
       printTable(out, ACCOUNT_HEADER, page.items.map(accountRow));
-      if (out.tty) out.write(`page ${page.page} of ${Math.max(1, Math.ceil(page.total / page.limit))}, ${page.total} accounts\n`);
+      if (out.tty) out.write(`page ${page.page} of ${Math.max(1, Math.ceil(page.total / page.limit))}, ${page.total} account${page.total === 1 ? "" : "s"}\n`);
     },
   );
 
@@ -299,7 +299,7 @@ export function accountsCommand(): Command {
       const page = body as { items: HistoryItem[]; page: number; limit: number; total: number };
       if (out.json) return printJson(out, page);
       printTable(out, ["AT", "ACTOR", "ACTION", "STATUS", "FIELDS"], page.items.map((i) => [i.at, i.actor, i.action, i.status, i.fields.join(",")]));
-      if (out.tty) out.write(`page ${page.page} of ${Math.max(1, Math.ceil(page.total / page.limit))}, ${page.total} records\n`);
+      if (out.tty) out.write(`page ${page.page} of ${Math.max(1, Math.ceil(page.total / page.limit))}, ${page.total} record${page.total === 1 ? "" : "s"}\n`);
     },
   );
   return accounts;

@@ -27,6 +27,10 @@ export function printTable(out: Output, header: readonly string[], rows: readonl
     for (const row of rows) out.write(`${row.join("\t")}\n`);
     return;
   }
+  if (rows.length === 0) {
+    out.write("(none)\n");
+    return;
+  }
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? "")].length)));
   const columns = process.stdout.columns ?? 160;
