@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
+import postgres from "postgres";
 import { plainProgress } from "../src/sim/progress.js";
 import { runAgentsScenario, type AgentsScenario } from "./agents-scenario.js";
 import { runListScenario } from "./list-scenario.js";
@@ -41,6 +42,22 @@ const SCENARIOS: Scenario[] = [
     description: "GET /armory/accounts?limit=100 at 100,000 accounts vs the raw SQL query",
     byDefault: true,
     run: () => runListScenario(100_000, progress),
+  },
+  {
+    name: "list-100k-pg",
+    description: "list-100k (with filters) on PostgreSQL at $DATABASE_URL, in a schema of its own",
+    byDefault: false,
+    async run() {
+      const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+      const schema = `bench_${Date.now().toString(36)}`;
+      try {
+        return await runListScenario(100_000, progress, { databaseUrl: url, "database.schema": schema });
+      } finally {
+        const admin = postgres(url, { max: 1, onnotice: () => {} });
+        await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await admin.end();
+      }
+    },
   },
   agents("agents-10k", "10,000 agents in 5,000 zones, 50,000 accounts (opt-in: several minutes)", false, {
     agents: 10_000,

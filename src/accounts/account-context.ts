@@ -9,6 +9,16 @@ export interface AccountContext {
   clouddriverSchema: string;
   reconciler: AccountReconciler;
   logger: Logger;
+  /** `?dryRun=true`: transactions are rolled back and the hub is not told (design section 16). */
+  dryRun?: boolean;
+}
+
+/**
+ * The context of one call: with `dryRun` the handler runs as usual, so it answers exactly what
+ * the real call would, but its transaction is rolled back and nothing reaches the hub or agents.
+ */
+export function callContext(context: AccountContext, dryRun: boolean): AccountContext {
+  return dryRun ? { ...context, dryRun: true, logger: context.logger.child({ dryRun: true }) } : context;
 }
 
 /**
@@ -16,7 +26,7 @@ export interface AccountContext {
  * so a hub failure is logged rather than turned into an error that would suggest nothing changed.
  */
 export async function notifyHub(context: AccountContext, changes: AccountChange[]): Promise<void> {
-  if (changes.length === 0) return;
+  if (changes.length === 0 || context.dryRun === true) return;
   try {
     await context.reconciler.accountsChanged(changes);
   } catch (err) {

@@ -3,6 +3,7 @@ import type { AgentViewSchema, GetAccountHistoryResponseSchema, ListAccountsResp
 import type { AccountScope } from "../auth/principal.js";
 import { createClouddriverAccounts } from "../store/clouddriver-accounts.js";
 import { createAccountEvents } from "../store/account-events.js";
+import { accountFilterConditions, type AccountFilter } from "../store/account-filter.js";
 import { accountScopePredicate } from "../store/account-scope.js";
 import { createAccountStore } from "../store/account-store.js";
 import type { Database } from "../store/database.js";
@@ -16,14 +17,14 @@ import type { Paging } from "./paging.js";
  * accounts out of scope are not listed and read as absent.
  */
 export interface AccountReads {
-  /** GET /armory/accounts: one page of static and hub-stored accounts in byte order of names. */
-  list(paging: Paging, scope: AccountScope): Promise<MessageInitShape<typeof ListAccountsResponseSchema>>;
+  /** GET /armory/accounts: one page of the static and hub-stored accounts `filter` selects within the scope, in byte order of names. */
+  list(paging: Paging, scope: AccountScope, filter?: AccountFilter): Promise<MessageInitShape<typeof ListAccountsResponseSchema>>;
   /** GET /armory/accounts/{name}: a stored account, else one only Clouddriver has (TO_MIGRATE). */
   get(name: string, scope: AccountScope): Promise<AccountViewInit | undefined>;
   /** GET /agents/kubernetes/accounts/{name}: a stored account (hub-stored or static) only. */
   getStored(name: string, scope: AccountScope): Promise<AccountViewInit | undefined>;
-  /** GET /armory/agents: connected agents (of the scope's zones) with their account counts. */
-  listAgents(scope: AccountScope): Promise<MessageInitShape<typeof AgentViewSchema>[]>;
+  /** GET /armory/agents: connected agents (of the scope's zones, of one zone when given) with their account counts. */
+  listAgents(scope: AccountScope, zoneId?: string): Promise<MessageInitShape<typeof AgentViewSchema>[]>;
   /** GET /armory/accounts/{name}/history: undefined when the account is out of scope or never existed. */
   history(name: string, paging: Paging, scope: AccountScope): Promise<MessageInitShape<typeof GetAccountHistoryResponseSchema> | undefined>;
 }
@@ -43,8 +44,10 @@ export function createAccountReads(database: Database, clouddriverSchema: string
   };
 
   return {
-    async list({ page, limit, offset }, scope) {
-      const { rows, total } = await store.listPage(offset, limit, accountScopePredicate(scope));
+    async list({ page, limit, offset }, scope, filter = {}) {
+      const inScope = accountScopePredicate(scope);
+      const conditions = [...accountFilterConditions(filter), ...(inScope === undefined ? [] : [inScope])];
+      const { rows, total } = await store.listPage(offset, limit, conditions);
       const holders = await store.holdersOf(rows.map((r) => r.name));
       return { items: rows.map((r) => accountView(r, holders.get(r.name) ?? [])), page, limit, total };
     },
@@ -71,8 +74,8 @@ export function createAccountReads(database: Database, clouddriverSchema: string
       return { items, page, limit, total };
     },
 
-    async listAgents(scope) {
-      const agents = (await store.listAgents()).filter((a) => scope.allowsZone(a.zoneId));
+    async listAgents(scope, zoneId) {
+      const agents = (await store.listAgents(zoneId)).filter((a) => scope.allowsZone(a.zoneId));
       return agents.map((a) => ({
         agentId: a.agentId,
         zoneId: a.zoneId,
@@ -81,6 +84,8 @@ export function createAccountReads(database: Database, clouddriverSchema: string
         caching: a.caching,
         connectedAt: a.connectedAt.toISOString(),
         lastHeartbeat: a.lastHeartbeat.toISOString(),
+        version: a.version,
+        labels: a.labels,
       }));
     },
   };

@@ -6,10 +6,11 @@ import type { AccountReconciler } from "../hub/reconciler.js";
 import type { Logger } from "../log/logger.js";
 import { setHttpStatus } from "../rest/http-status.js";
 import type { Database } from "../store/database.js";
-import type { AccountContext } from "./account-context.js";
+import { callContext, type AccountContext } from "./account-context.js";
 import { createAccountReads } from "./account-reads.js";
 import { createAccounts } from "./create-accounts.js";
 import { deleteAccounts } from "./delete-accounts.js";
+import { listFilter } from "./list-filter.js";
 import { migrateAccounts } from "./migrate-accounts.js";
 import { paging } from "./paging.js";
 import { putAccount } from "./put-account.js";
@@ -61,7 +62,7 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
 
   return {
     listAccounts(req, ctx) {
-      return handle("ListAccounts", () => reads.list(paging(req.page, req.limit), scope(ctx)));
+      return handle("ListAccounts", () => reads.list(paging(req.page, req.limit), scope(ctx), listFilter(req)));
     },
 
     getAccount(req, ctx) {
@@ -75,14 +76,14 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
     migrateAccounts(req, ctx) {
       return handle("MigrateAccounts", async () => {
         requireDynamicAccounts();
-        return acceptedOrConflict(ctx, await migrateAccounts(context, bodyJson(req.accounts)));
+        return acceptedOrConflict(ctx, await migrateAccounts(callContext(context, req.dryRun), bodyJson(req.accounts)));
       });
     },
 
     setAccountStates(req, ctx) {
       return handle("SetAccountStates", async () => {
         requireDynamicAccounts();
-        await setAccountStates(context, bodyJson(req.changes));
+        await setAccountStates(callContext(context, req.dryRun), bodyJson(req.changes));
         setHttpStatus(ctx, 202);
         return {};
       });
@@ -91,7 +92,7 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
     deleteAccounts(req, ctx) {
       return handle("DeleteAccounts", async () => {
         requireDynamicAccounts();
-        await deleteAccounts(context, req.names);
+        await deleteAccounts(callContext(context, req.dryRun), req.names);
         setHttpStatus(ctx, 202);
         return {};
       });
@@ -100,14 +101,14 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
     createAccounts(req, ctx) {
       return handle("CreateAccounts", async () => {
         requireDynamicAccounts();
-        return acceptedOrConflict(ctx, await createAccounts(context, bodyJson(req.accounts)));
+        return acceptedOrConflict(ctx, await createAccounts(callContext(context, req.dryRun), bodyJson(req.accounts)));
       });
     },
 
     putAccount(req, ctx) {
       return handle("PutAccount", async () => {
         requireDynamicAccounts();
-        return acceptedOrConflict(ctx, await putAccount(context, bodyJson(req.account)));
+        return acceptedOrConflict(ctx, await putAccount(callContext(context, req.dryRun), bodyJson(req.account)));
       });
     },
 
@@ -119,8 +120,8 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
       });
     },
 
-    listAgents(_req, ctx) {
-      return handle("ListAgents", async () => ({ agents: await reads.listAgents(scope(ctx)) }));
+    listAgents(req, ctx) {
+      return handle("ListAgents", async () => ({ agents: await reads.listAgents(scope(ctx), req.zoneId) }));
     },
 
     getAccountHistory(req, ctx) {

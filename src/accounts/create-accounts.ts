@@ -31,7 +31,7 @@ export async function createAccounts(context: AccountContext, body: JsonValue | 
     // A name another request created since the read is a conflict too.
     const inserted = new Set(await store.insertNew(fresh));
     return names.filter((n) => !inserted.has(n));
-  });
+  }, context.dryRun);
 
   context.logger.info({ created: names.length - conflicts.length, conflicts: conflicts.length }, "accounts created");
   return conflicts;

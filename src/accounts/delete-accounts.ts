@@ -44,7 +44,7 @@ export async function deleteAccounts(context: AccountContext, names: readonly st
       "deleted",
     );
     await store.applyUpdates(found.map(({ row }) => deletion(row)));
-  });
+  }, context.dryRun);
 
   context.logger.info({ deleted: names.length }, "accounts marked for deletion");
   await notifyHub(

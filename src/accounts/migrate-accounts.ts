@@ -52,7 +52,7 @@ export async function migrateAccounts(context: AccountContext, body: JsonValue |
     });
     const inserted = new Set(await store.insertNew(fresh));
     return names.filter((n) => !inserted.has(n));
-  });
+  }, context.dryRun);
 
   context.logger.info({ migrated: names.length - conflicts.length, conflicts: conflicts.length }, "accounts migrated from Clouddriver");
   return conflicts;

@@ -18,20 +18,34 @@ function sqlState(err: unknown): string | undefined {
   return undefined;
 }
 
+/** Carries a dry run's result out of the transaction it rolls back. */
+class DryRunRollback<T> extends Error {
+  constructor(readonly result: T) {
+    super("dry run: rolled back");
+  }
+}
+
 /**
- * Runs `work` in one transaction. Updates are guarded by each row's `version` (and status); when
+ * Runs `work` in one transaction; with `dryRun` the transaction is rolled back once `work`
+ * succeeded, and its result is returned as if it had committed. Updates are guarded by each row's `version` (and status); when
  * another writer got there first, the whole transaction is rolled back and run again on fresh
  * rows, up to three times, and then fails with aborted (HTTP 409) naming the accounts.
  */
-export async function inAccountTransaction<T>(database: Database, work: (tx: Db) => Promise<T>): Promise<T> {
+export async function inAccountTransaction<T>(database: Database, work: (tx: Db) => Promise<T>, dryRun = false): Promise<T> {
+  const run = dryRun
+    ? async (tx: Db): Promise<T> => {
+        throw new DryRunRollback(await work(tx));
+      }
+    : work;
   for (let attempt = 1; ; attempt++) {
     try {
       return await database.db.transaction(async (tx) => {
         // The audit trigger records the caller (design section 14) in this same transaction.
         await setTransactionActor(tx);
-        return work(tx);
+        return run(tx);
       });
     } catch (err) {
+      if (err instanceof DryRunRollback) return err.result as T;
       const stale = err instanceof StaleAccountsError;
       const state = sqlState(err);
       const retryable = stale || (state !== undefined && RETRYABLE_CODES.has(state));

@@ -63,7 +63,7 @@ export async function putAccount(context: AccountContext, body: JsonValue | unde
       },
     ]);
     return { conflict: false, replaced: true };
-  });
+  }, context.dryRun);
 
   if (outcome.conflict) return [name];
   context.logger.info({ replaced: outcome.replaced }, "account definition stored");

@@ -61,7 +61,7 @@ export async function setAccountStates(context: AccountContext, body: JsonValue 
     if (refused.size > 0) throw requestError(Code.FailedPrecondition, { fields: [], names: [...refused.values()] });
     await store.applyUpdates(updates);
     return changes;
-  });
+  }, context.dryRun);
 
   const activated = requests.filter((r) => r.state === "ACTIVE").length;
   context.logger.info({ activated, deactivated: requests.length - activated }, "account states changed");

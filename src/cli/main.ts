@@ -1,22 +1,18 @@
-import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/config.js";
-import { startApp } from "../server/app.js";
-import { runSimCommand } from "../sim/cli.js";
-import { seedClouddriverCommand, UsageError } from "./seed-command.js";
+import { Command, CommanderError } from "commander";
+import { ConfigError } from "../config/config.js";
+import { accountsCommand, agentsCommand } from "./api-commands.js";
+import { ApiError, ConnectionError } from "./hub-client.js";
+import { UsageError } from "./usage-error.js";
 
-const USAGE = `usage: agent-hub <command> [options]
+/** Exit codes: 0 done, 1 the API or the hub refused or failed, 2 the command line is wrong. */
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
 
-commands:
-  serve [--config FILE]   run the hub (PGlite in ./data unless DATABASE_URL is set)
-  sim [options]           load-test a hub on this machine with simulated agents (sim --help)
-  seed-clouddriver --name NAME [--type kubernetes] [--body JSON] [--config FILE]
-                          put an account into Clouddriver's accounts table (try-outs;
-                          on the embedded database, run it while the hub is stopped)
-`;
-
-async function serve(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } }, strict: true });
-  const config = loadConfig({ file: values.config });
+// The hub and the simulator are loaded only by the commands that run them, so that the API
+// commands start quickly.
+async function serve(configFile: string | undefined): Promise<void> {
+  const [{ loadConfig }, { startApp }] = await Promise.all([import("../config/config.js"), import("../server/app.js")]);
+  const config = loadConfig({ file: configFile });
   const app = await startApp(config);
   let stopping = false;
   const stop = (signal: string) => {
@@ -35,33 +31,92 @@ async function serve(args: string[]): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
-async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case "serve":
-    case undefined:
-      return serve(rest);
-    case "sim":
-      process.exitCode = await runSimCommand(rest);
-      return;
-    case "seed-clouddriver":
-      return seedClouddriverCommand(rest);
-    case "help":
-    case "--help":
-    case "-h":
-      process.stdout.write(USAGE);
-      return;
-    default:
-      process.stderr.write(`agent-hub: unknown command ${command}\n${USAGE}`);
-      process.exit(2);
-  }
+/**
+ * A command whose options another parser reads (sim, seed-clouddriver): commander hands it every
+ * argument after the command's name untouched, `--help` included.
+ */
+function passThrough(name: string, description: string, run: (args: string[]) => Promise<void>): Command {
+  return new Command(name)
+    .description(description)
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .passThroughOptions()
+    .argument("[args...]")
+    .action(async (_args: string[], _options: unknown, command: Command) => run(command.args));
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof UsageError || (err instanceof TypeError && "code" in err)) {
-    process.stderr.write(`agent-hub: ${err.message}\n`);
-  } else {
-    process.stderr.write(`agent-hub: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+/** The `agent-hub` command line. */
+export function program(): Command {
+  const root = new Command("agent-hub")
+    .description("agent-hub: the hub Kubernetes scale agents connect to, and a client for its API")
+    .enablePositionalOptions()
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride();
+  // No command at all is `serve`, as `npm start` and the bin always did.
+  root.argument("[command]").action((command: string | undefined) => {
+    if (command !== undefined) throw new UsageError(`unknown command ${JSON.stringify(command)} (see agent-hub --help)`);
+    return serve(undefined);
+  });
+  root
+    .command("serve")
+    .description("run the hub (PGlite in ./data unless DATABASE_URL is set)")
+    .option("-c, --config <file>", "YAML configuration file")
+    .action((options: { config?: string }) => serve(options.config));
+  root.addCommand(
+    passThrough("sim", "load-test a hub on this machine with simulated agents (sim --help)", async (args) => {
+      const { runSimCommand } = await import("../sim/cli.js");
+      process.exitCode = await runSimCommand(args);
+    }),
+  );
+  root.addCommand(
+    passThrough(
+      "seed-clouddriver",
+      "put an account into Clouddriver's accounts table: --name NAME [--type kubernetes] [--body JSON] [--config FILE] (try-outs; on the embedded database, run it while the hub is stopped)",
+      async (args) => (await import("./seed-command.js")).seedClouddriverCommand(args),
+    ),
+  );
+  root.addCommand(accountsCommand());
+  root.addCommand(agentsCommand());
+  // Every subcommand reports usage errors through the same exception as the root.
+  const override = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(override);
+  };
+  override(root);
+  return root;
+}
+
+/** Prints an API error with the API's own message and what its details name. */
+function reportApiError(err: ApiError): void {
+  const lines = [`agent-hub: ${err.message} (HTTP ${err.status} ${err.code})`];
+  for (const d of err.details) {
+    const what = typeof d.field === "string" ? d.field : Array.isArray(d.names) ? (d.names as string[]).join(", ") : "";
+    if (what !== "" || typeof d.reason === "string") lines.push(`  ${what}: ${String(d.reason ?? "")}`);
   }
-  process.exit(1);
-});
+  process.stderr.write(`${lines.join("\n")}\n`);
+}
+
+program()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    if (err instanceof CommanderError) {
+      // Commander printed the message already; help and --version are not errors.
+      process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+    }
+    if (err instanceof ApiError) {
+      reportApiError(err);
+      process.exit(EXIT_FAILED);
+    }
+    // Node's parseArgs (sim, seed-clouddriver) reports a bad option as a TypeError with a code.
+    if (err instanceof UsageError || (err instanceof TypeError && "code" in err)) {
+      process.stderr.write(`agent-hub: ${err.message}\n`);
+      process.exit(EXIT_USAGE);
+    }
+    if (err instanceof ConfigError || err instanceof ConnectionError) {
+      process.stderr.write(`agent-hub: ${err.message}\n`);
+    } else {
+      process.stderr.write(`agent-hub: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    process.exit(EXIT_FAILED);
+  });

@@ -2,11 +2,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config/config.js";
 import { insertClouddriverAccount } from "../clouddriver/seed.js";
 import { openDatabase } from "../store/database.js";
-
-/** Why a seed command line cannot be used. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+import { UsageError } from "./usage-error.js";
 
 /**
  * `agent-hub seed-clouddriver --name NAME [--type TYPE] [--body JSON]`: puts one account into

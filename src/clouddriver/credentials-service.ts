@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { ClouddriverCredentialsService } from "../../gen/agenthub/v1/clouddriver_pb.js";
-import type { AccountContext } from "../accounts/account-context.js";
+import { callContext, type AccountContext } from "../accounts/account-context.js";
 import { redactDefinition } from "../accounts/redaction.js";
 import { bodyJson } from "../accounts/request-body.js";
 import { interceptCredentials } from "./intercept-credentials.js";
@@ -28,10 +28,10 @@ export function createCredentialsService(context: AccountContext): ServiceImpl<t
 
   return {
     createCredentials(req) {
-      return handle("CreateCredentials", () => interceptCredentials(context, "create", bodyJson(req.account)));
+      return handle("CreateCredentials", () => interceptCredentials(callContext(context, req.dryRun), "create", bodyJson(req.account)));
     },
     putCredentials(req) {
-      return handle("PutCredentials", () => interceptCredentials(context, "put", bodyJson(req.account)));
+      return handle("PutCredentials", () => interceptCredentials(callContext(context, req.dryRun), "put", bodyJson(req.account)));
     },
   };
 }

@@ -105,7 +105,7 @@ export async function interceptCredentials(context: AccountContext, write: Crede
       throw nameTaken(name, row.source === AccountSource.STATIC ? "is a static account of an agent" : "already exists in the hub; use PUT to replace it");
     }
     return replaceAndActivate(tx, row, definition);
-  });
+  }, context.dryRun);
 
   context.logger.info({ write, kind }, "account stored through the Clouddriver interceptor");
   await notifyHub(context, [{ name, kind }]);

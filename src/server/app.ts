@@ -27,6 +27,7 @@ import { createAuditRetention } from "../accounts/audit-retention.js";
 import { isLoopbackHost } from "../config/config.js";
 import { loadTlsFiles } from "./tls-files.js";
 import { createZoneLookup } from "./zone-lookup.js";
+import { withStatusPage } from "./status-page.js";
 
 /** A running hub process. */
 export interface HubApp {
@@ -125,7 +126,7 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   });
   // Probes and scrapers are answered before Connect and the REST transcoder (and their authorization).
   const secured = { interceptors: auth.interceptors, contextValues: auth.contextValues };
-  const handler = withOpsRoutes({ readiness, metrics, logger }, connectNodeAdapter({ routes, fallback: rest.handle, shutdownSignal: shutdown.signal, ...secured }));
+  const handler = withOpsRoutes({ readiness, metrics, logger }, connectNodeAdapter({ routes, fallback: withStatusPage(rest.handle), shutdownSignal: shutdown.signal, ...secured }));
 
   await hub.start();
   autoscan?.start();

@@ -26,8 +26,8 @@ export interface HubApi {
   setState(names: string[], state: "ACTIVE" | "INACTIVE"): Promise<void>;
   /** Every account, page by page (limit 1000). */
   listAll(): Promise<AccountJson[]>;
-  /** One page of the list; returns the parsed body. */
-  listPage(page: number, limit: number): Promise<{ items: AccountJson[]; total: number }>;
+  /** One page of the list, with extra query parameters (filters) when given; returns the parsed body. */
+  listPage(page: number, limit: number, query?: string): Promise<{ items: AccountJson[]; total: number }>;
   getAccount(name: string): Promise<AccountJson | undefined>;
   listAgents(): Promise<AgentJson[]>;
   close(): void;
@@ -36,8 +36,8 @@ export interface HubApi {
 /** Creates the API client for a loopback hub URL. */
 export function createHubApi(url: string, sockets = 8): HubApi {
   const rest: RestClient = createRestClient(url, sockets);
-  const listPage = async (page: number, limit: number) => {
-    const res = await rest.call("GET", `/armory/accounts?page=${page}&limit=${limit}`);
+  const listPage = async (page: number, limit: number, query = "") => {
+    const res = await rest.call("GET", `/armory/accounts?page=${page}&limit=${limit}${query === "" ? "" : `&${query}`}`);
     if (res.status !== 200) throw new RestError(res.status, res.body, "GET /armory/accounts");
     return res.body as { items: AccountJson[]; total: number };
   };

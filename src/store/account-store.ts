@@ -53,6 +53,9 @@ export interface AgentSummary {
   caching: number;
   connectedAt: Date;
   lastHeartbeat: Date;
+  /** From the agent's hello. */
+  version: string;
+  labels: Record<string, string>;
 }
 
 /** Some accounts changed between reading and writing them; the whole transaction must be retried. */
@@ -76,8 +79,11 @@ export interface AccountStore {
   /** The rows of the given names that exist (any order). */
   findByNames(names: readonly string[]): Promise<AccountRow[]>;
   findByName(name: string): Promise<AccountRow | undefined>;
-  /** One page of accounts in byte order of their names, and how many there are in all (or that `where` keeps). */
-  listPage(offset: number, limit: number, where?: SQL): Promise<{ rows: AccountRow[]; total: number }>;
+  /**
+   * One page of the accounts that meet every condition (all accounts when none), in byte order of
+   * their names, and how many meet them.
+   */
+  listPage(offset: number, limit: number, conditions?: readonly SQL[]): Promise<{ rows: AccountRow[]; total: number }>;
   /** The reachable holders of each named account, sorted by agent id. */
   holdersOf(names: readonly string[]): Promise<Map<string, Holder[]>>;
   /** Inserts accounts whose names are free and returns the names it inserted. */
@@ -87,8 +93,8 @@ export interface AccountStore {
    * them, when some rows no longer have the version and status the caller read.
    */
   applyUpdates(updates: readonly AccountUpdate[]): Promise<void>;
-  /** Connected agents sorted by id, with counts of their reachable assignments. */
-  listAgents(): Promise<AgentSummary[]>;
+  /** Connected agents sorted by id (those of one zone when given), with counts of their reachable assignments. */
+  listAgents(zoneId?: string): Promise<AgentSummary[]>;
 }
 
 /** Binds the account queries to `executor` (the database, or a transaction on it). */
@@ -104,15 +110,21 @@ export function createAccountStore(executor: Db): AccountStore {
       return row;
     },
 
-    async listPage(offset, limit, where) {
-      const rows = await executor.select().from(accounts).where(where).orderBy(asc(accounts.name)).limit(limit).offset(offset);
-      if (where !== undefined) {
-        const [filtered] = await executor.select({ total: sql<number>`count(*)::int`.mapWith(Number) }).from(accounts).where(where);
-        return { rows, total: filtered?.total ?? 0 };
-      }
-      // Kept by triggers (migration 0001): counting every row per page cost more than the page.
-      const [counted] = await queryRows<{ total: string }>(executor, sql`SELECT total::text AS total FROM kubesvc_account_count WHERE id = 1`);
-      return { rows, total: Number(counted?.total ?? 0) };
+    async listPage(offset, limit, conditions = []) {
+      const where = and(...conditions);
+      // A filtered set is counted; all accounts are counted by triggers (migration 0001), since
+      // counting 100,000 rows per page cost more than the page. Both run at once where the pool allows.
+      const [rows, total] = await Promise.all([
+        executor.select().from(accounts).where(where).orderBy(asc(accounts.name)).limit(limit).offset(offset),
+        where === undefined
+          ? queryRows<{ total: string }>(executor, sql`SELECT total::text AS total FROM kubesvc_account_count WHERE id = 1`).then(([c]) => Number(c?.total ?? 0))
+          : executor
+              .select({ total: sql<number>`count(*)::int`.mapWith(Number) })
+              .from(accounts)
+              .where(where)
+              .then(([c]) => c?.total ?? 0),
+      ]);
+      return { rows, total };
     },
 
     async holdersOf(names) {
@@ -186,7 +198,7 @@ export function createAccountStore(executor: Db): AccountStore {
       throw new StaleAccountsError(updates.map((u) => u.name).filter((n) => !applied.has(n)));
     },
 
-    async listAgents() {
+    async listAgents(zoneId) {
       return executor
         .select({
           agentId: agents.agentId,
@@ -196,9 +208,12 @@ export function createAccountStore(executor: Db): AccountStore {
           caching: sql<number>`count(*) FILTER (WHERE ${assignments.caching})::int`.mapWith(Number),
           connectedAt: agents.connectedAt,
           lastHeartbeat: agents.lastHeartbeat,
+          version: agents.version,
+          labels: agents.labels,
         })
         .from(agents)
         .leftJoin(assignments, and(eq(assignments.agentId, agents.agentId), eq(assignments.reachable, true)))
+        .where(zoneId === undefined ? undefined : eq(agents.zoneId, zoneId))
         .groupBy(agents.agentId)
         .orderBy(sql`${agents.agentId} COLLATE "C"`);
     },

@@ -25,7 +25,13 @@ export const accounts = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     version: integer("version").notNull().default(1),
   },
-  (t) => [index("kubesvc_accounts_status_idx").on(t.status)],
+  // The list filters (design section 16) read a page in name order within a status, zone or
+  // source; name last, so the index gives the page's order without a sort.
+  (t) => [
+    index("kubesvc_accounts_status_name_idx").on(t.status, t.name),
+    index("kubesvc_accounts_zone_name_idx").on(t.zoneId, t.name),
+    index("kubesvc_accounts_source_name_idx").on(t.source, t.name),
+  ],
 );
 
 /** Which agent holds which account, with its role. */

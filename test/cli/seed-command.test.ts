@@ -31,13 +31,13 @@ describe("agent-hub seed-clouddriver (the README's try-out command)", () => {
     }
   });
 
-  it("refuses a missing name and a body that is not a JSON object, naming the option", () => {
+  it("refuses a missing name and a body that is not a JSON object, naming the option (exit 2: usage)", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "agent-hub-seed-"));
     const noName = cli(["seed-clouddriver"], dataDir);
-    expect(noName.status).toBe(1);
+    expect(noName.status).toBe(2);
     expect(noName.stderr).toContain("--name");
     const badBody = cli(["seed-clouddriver", "--name", "x", "--body", "[1]"], dataDir);
-    expect(badBody.status).toBe(1);
+    expect(badBody.status).toBe(2);
     expect(badBody.stderr).toContain("--body");
   });
 });

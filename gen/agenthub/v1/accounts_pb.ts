@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agenthub/v1/accounts.proto.
  */
 export const file_agenthub_v1_accounts: GenFile = /*@__PURE__*/
-  fileDesc("ChphZ2VudGh1Yi92MS9hY2NvdW50cy5wcm90bxILYWdlbnRodWIudjEizAEKC0FjY291bnRWaWV3EgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIOCgZzb3VyY2UYAyABKAkSJwoGY29uZmlnGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgd6b25lX2lkGAUgASgJEioKBmFnZW50cxgGIAMoCzIaLmFnZW50aHViLnYxLkFjY291bnRIb2xkZXISDgoGc3RhdHVzGAcgASgJEhsKE2xhc3RfYXNzaWdubWVudF9tc2cYCCABKAkiMgoNQWNjb3VudEhvbGRlchIQCghhZ2VudF9pZBgBIAEoCRIPCgdjYWNoaW5nGAIgASgIIk8KE0xpc3RBY2NvdW50c1JlcXVlc3QSEQoEcGFnZRgBIAEoBUgAiAEBEhIKBWxpbWl0GAIgASgFSAGIAQFCBwoFX3BhZ2VCCAoGX2xpbWl0ImsKFExpc3RBY2NvdW50c1Jlc3BvbnNlEicKBWl0ZW1zGAEgAygLMhguYWdlbnRodWIudjEuQWNjb3VudFZpZXcSDAoEcGFnZRgCIAEoBRINCgVsaW1pdBgDIAEoBRINCgV0b3RhbBgEIAEoBSInChFHZXRBY2NvdW50UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIj8KEkdldEFjY291bnRSZXNwb25zZRIpCgdhY2NvdW50GAEgASgLMhguYWdlbnRodWIudjEuQWNjb3VudFZpZXciQgoWTWlncmF0ZUFjY291bnRzUmVxdWVzdBIoCghhY2NvdW50cxgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIsChdNaWdyYXRlQWNjb3VudHNSZXNwb25zZRIRCgljb25mbGljdHMYASADKAkiQgoXU2V0QWNjb3VudFN0YXRlc1JlcXVlc3QSJwoHY2hhbmdlcxgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIaChhTZXRBY2NvdW50U3RhdGVzUmVzcG9uc2UiJgoVRGVsZXRlQWNjb3VudHNSZXF1ZXN0Eg0KBW5hbWVzGAEgAygJIhgKFkRlbGV0ZUFjY291bnRzUmVzcG9uc2UiQQoVQ3JlYXRlQWNjb3VudHNSZXF1ZXN0EigKCGFjY291bnRzGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIisKFkNyZWF0ZUFjY291bnRzUmVzcG9uc2USEQoJY29uZmxpY3RzGAEgAygJIjwKEVB1dEFjY291bnRSZXF1ZXN0EicKB2FjY291bnQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiJwoSUHV0QWNjb3VudFJlc3BvbnNlEhEKCWNvbmZsaWN0cxgBIAMoCSImChZHZXRBZ2VudEFjY291bnRSZXF1ZXN0EgwKBG5hbWUYASABKAkiRAoXR2V0QWdlbnRBY2NvdW50UmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmFnZW50aHViLnYxLkFjY291bnRWaWV3IhMKEUxpc3RBZ2VudHNSZXF1ZXN0IjwKEkxpc3RBZ2VudHNSZXNwb25zZRImCgZhZ2VudHMYASADKAsyFi5hZ2VudGh1Yi52MS5BZ2VudFZpZXcijwEKCUFnZW50VmlldxIQCghhZ2VudF9pZBgBIAEoCRIPCgd6b25lX2lkGAIgASgJEg4KBmh1Yl9pZBgDIAEoCRIQCghhY2NvdW50cxgEIAEoBRIPCgdjYWNoaW5nGAUgASgFEhQKDGNvbm5lY3RlZF9hdBgGIAEoCRIWCg5sYXN0X2hlYXJ0YmVhdBgHIAEoCSJoChhHZXRBY2NvdW50SGlzdG9yeVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIRCgRwYWdlGAIgASgFSACIAQESEgoFbGltaXQYAyABKAVIAYgBAUIHCgVfcGFnZUIICgZfbGltaXQicQoZR2V0QWNjb3VudEhpc3RvcnlSZXNwb25zZRIoCgVpdGVtcxgBIAMoCzIZLmFnZW50aHViLnYxLkFjY291bnRFdmVudBIMCgRwYWdlGAIgASgFEg0KBWxpbWl0GAMgASgFEg0KBXRvdGFsGAQgASgFInIKDEFjY291bnRFdmVudBIKCgJhdBgBIAEoCRINCgVhY3RvchgCIAEoCRIOCgZhY3Rpb24YAyABKAkSDgoGc3RhdHVzGAQgASgJEicKBmZpZWxkcxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qy4woKD0FjY291bnRzU2VydmljZRJtCgxMaXN0QWNjb3VudHMSIC5hZ2VudGh1Yi52MS5MaXN0QWNjb3VudHNSZXF1ZXN0GiEuYWdlbnRodWIudjEuTGlzdEFjY291bnRzUmVzcG9uc2UiGILT5JMCEhIQL2FybW9yeS9hY2NvdW50cxJ9CgpHZXRBY2NvdW50Eh4uYWdlbnRodWIudjEuR2V0QWNjb3VudFJlcXVlc3QaHy5hZ2VudGh1Yi52MS5HZXRBY2NvdW50UmVzcG9uc2UiLoLT5JMCKGIHYWNjb3VudBIdL2FybW9yeS9hY2NvdW50cy97YWNjb3VudF9pZH0SiwEKD01pZ3JhdGVBY2NvdW50cxIjLmFnZW50aHViLnYxLk1pZ3JhdGVBY2NvdW50c1JlcXVlc3QaJC5hZ2VudGh1Yi52MS5NaWdyYXRlQWNjb3VudHNSZXNwb25zZSItgtPkkwInOghhY2NvdW50c2IJY29uZmxpY3RzIhAvYXJtb3J5L2FjY291bnRzEqcBChBTZXRBY2NvdW50U3RhdGVzEiQuYWdlbnRodWIudjEuU2V0QWNjb3VudFN0YXRlc1JlcXVlc3QaJS5hZ2VudGh1Yi52MS5TZXRBY2NvdW50U3RhdGVzUmVzcG9uc2UiRoLT5JMCQDoHY2hhbmdlc1ojOgdjaGFuZ2VzMhgvYXJtb3J5L2FjY291bnRzL2R5bmFtaWMyEC9hcm1vcnkvYWNjb3VudHMSegoORGVsZXRlQWNjb3VudHMSIi5hZ2VudGh1Yi52MS5EZWxldGVBY2NvdW50c1JlcXVlc3QaIy5hZ2VudGh1Yi52MS5EZWxldGVBY2NvdW50c1Jlc3BvbnNlIh+C0+STAhk6BW5hbWVzKhAvYXJtb3J5L2FjY291bnRzEpABCg5DcmVhdGVBY2NvdW50cxIiLmFnZW50aHViLnYxLkNyZWF0ZUFjY291bnRzUmVxdWVzdBojLmFnZW50aHViLnYxLkNyZWF0ZUFjY291bnRzUmVzcG9uc2UiNYLT5JMCLzoIYWNjb3VudHNiCWNvbmZsaWN0cyIYL2FybW9yeS9hY2NvdW50cy9keW5hbWljEoMBCgpQdXRBY2NvdW50Eh4uYWdlbnRodWIudjEuUHV0QWNjb3VudFJlcXVlc3QaHy5hZ2VudGh1Yi52MS5QdXRBY2NvdW50UmVzcG9uc2UiNILT5JMCLjoHYWNjb3VudGIJY29uZmxpY3RzGhgvYXJtb3J5L2FjY291bnRzL2R5bmFtaWMSkQEKD0dldEFnZW50QWNjb3VudBIjLmFnZW50aHViLnYxLkdldEFnZW50QWNjb3VudFJlcXVlc3QaJC5hZ2VudGh1Yi52MS5HZXRBZ2VudEFjY291bnRSZXNwb25zZSIzgtPkkwItYgdhY2NvdW50EiIvYWdlbnRzL2t1YmVybmV0ZXMvYWNjb3VudHMve25hbWV9Em0KCkxpc3RBZ2VudHMSHi5hZ2VudGh1Yi52MS5MaXN0QWdlbnRzUmVxdWVzdBofLmFnZW50aHViLnYxLkxpc3RBZ2VudHNSZXNwb25zZSIegtPkkwIYYgZhZ2VudHMSDi9hcm1vcnkvYWdlbnRzEpEBChFHZXRBY2NvdW50SGlzdG9yeRIlLmFnZW50aHViLnYxLkdldEFjY291bnRIaXN0b3J5UmVxdWVzdBomLmFnZW50aHViLnYxLkdldEFjY291bnRIaXN0b3J5UmVzcG9uc2UiLYLT5JMCJxIlL2FybW9yeS9hY2NvdW50cy97YWNjb3VudF9pZH0vaGlzdG9yeWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_struct]);
+  fileDesc("ChphZ2VudGh1Yi92MS9hY2NvdW50cy5wcm90bxILYWdlbnRodWIudjEizAEKC0FjY291bnRWaWV3EgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRIOCgZzb3VyY2UYAyABKAkSJwoGY29uZmlnGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgd6b25lX2lkGAUgASgJEioKBmFnZW50cxgGIAMoCzIaLmFnZW50aHViLnYxLkFjY291bnRIb2xkZXISDgoGc3RhdHVzGAcgASgJEhsKE2xhc3RfYXNzaWdubWVudF9tc2cYCCABKAkiMgoNQWNjb3VudEhvbGRlchIQCghhZ2VudF9pZBgBIAEoCRIPCgdjYWNoaW5nGAIgASgIIqYBChNMaXN0QWNjb3VudHNSZXF1ZXN0EhEKBHBhZ2UYASABKAVIAIgBARISCgVsaW1pdBgCIAEoBUgBiAEBEg4KBnN0YXR1cxgDIAMoCRIUCgd6b25lX2lkGAQgASgJSAKIAQESDgoGc291cmNlGAUgASgJEhMKC25hbWVfcHJlZml4GAYgASgJQgcKBV9wYWdlQggKBl9saW1pdEIKCghfem9uZV9pZCJrChRMaXN0QWNjb3VudHNSZXNwb25zZRInCgVpdGVtcxgBIAMoCzIYLmFnZW50aHViLnYxLkFjY291bnRWaWV3EgwKBHBhZ2UYAiABKAUSDQoFbGltaXQYAyABKAUSDQoFdG90YWwYBCABKAUiJwoRR2V0QWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSI/ChJHZXRBY2NvdW50UmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmFnZW50aHViLnYxLkFjY291bnRWaWV3IlMKFk1pZ3JhdGVBY2NvdW50c1JlcXVlc3QSKAoIYWNjb3VudHMYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDwoHZHJ5X3J1bhgCIAEoCCIsChdNaWdyYXRlQWNjb3VudHNSZXNwb25zZRIRCgljb25mbGljdHMYASADKAkiUwoXU2V0QWNjb3VudFN0YXRlc1JlcXVlc3QSJwoHY2hhbmdlcxgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIPCgdkcnlfcnVuGAIgASgIIhoKGFNldEFjY291bnRTdGF0ZXNSZXNwb25zZSI3ChVEZWxldGVBY2NvdW50c1JlcXVlc3QSDQoFbmFtZXMYASADKAkSDwoHZHJ5X3J1bhgCIAEoCCIYChZEZWxldGVBY2NvdW50c1Jlc3BvbnNlIlIKFUNyZWF0ZUFjY291bnRzUmVxdWVzdBIoCghhY2NvdW50cxgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIPCgdkcnlfcnVuGAIgASgIIisKFkNyZWF0ZUFjY291bnRzUmVzcG9uc2USEQoJY29uZmxpY3RzGAEgAygJIk0KEVB1dEFjY291bnRSZXF1ZXN0EicKB2FjY291bnQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDwoHZHJ5X3J1bhgCIAEoCCInChJQdXRBY2NvdW50UmVzcG9uc2USEQoJY29uZmxpY3RzGAEgAygJIiYKFkdldEFnZW50QWNjb3VudFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJEChdHZXRBZ2VudEFjY291bnRSZXNwb25zZRIpCgdhY2NvdW50GAEgASgLMhguYWdlbnRodWIudjEuQWNjb3VudFZpZXciNQoRTGlzdEFnZW50c1JlcXVlc3QSFAoHem9uZV9pZBgBIAEoCUgAiAEBQgoKCF96b25lX2lkIjwKEkxpc3RBZ2VudHNSZXNwb25zZRImCgZhZ2VudHMYASADKAsyFi5hZ2VudGh1Yi52MS5BZ2VudFZpZXcigwIKCUFnZW50VmlldxIQCghhZ2VudF9pZBgBIAEoCRIPCgd6b25lX2lkGAIgASgJEg4KBmh1Yl9pZBgDIAEoCRIQCghhY2NvdW50cxgEIAEoBRIPCgdjYWNoaW5nGAUgASgFEhQKDGNvbm5lY3RlZF9hdBgGIAEoCRIWCg5sYXN0X2hlYXJ0YmVhdBgHIAEoCRIPCgd2ZXJzaW9uGAggASgJEjIKBmxhYmVscxgJIAMoCzIiLmFnZW50aHViLnYxLkFnZW50Vmlldy5MYWJlbHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImgKGEdldEFjY291bnRIaXN0b3J5UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEhEKBHBhZ2UYAiABKAVIAIgBARISCgVsaW1pdBgDIAEoBUgBiAEBQgcKBV9wYWdlQggKBl9saW1pdCJxChlHZXRBY2NvdW50SGlzdG9yeVJlc3BvbnNlEigKBWl0ZW1zGAEgAygLMhkuYWdlbnRodWIudjEuQWNjb3VudEV2ZW50EgwKBHBhZ2UYAiABKAUSDQoFbGltaXQYAyABKAUSDQoFdG90YWwYBCABKAUicgoMQWNjb3VudEV2ZW50EgoKAmF0GAEgASgJEg0KBWFjdG9yGAIgASgJEg4KBmFjdGlvbhgDIAEoCRIOCgZzdGF0dXMYBCABKAkSJwoGZmllbGRzGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdDLjCgoPQWNjb3VudHNTZXJ2aWNlEm0KDExpc3RBY2NvdW50cxIgLmFnZW50aHViLnYxLkxpc3RBY2NvdW50c1JlcXVlc3QaIS5hZ2VudGh1Yi52MS5MaXN0QWNjb3VudHNSZXNwb25zZSIYgtPkkwISEhAvYXJtb3J5L2FjY291bnRzEn0KCkdldEFjY291bnQSHi5hZ2VudGh1Yi52MS5HZXRBY2NvdW50UmVxdWVzdBofLmFnZW50aHViLnYxLkdldEFjY291bnRSZXNwb25zZSIugtPkkwIoYgdhY2NvdW50Eh0vYXJtb3J5L2FjY291bnRzL3thY2NvdW50X2lkfRKLAQoPTWlncmF0ZUFjY291bnRzEiMuYWdlbnRodWIudjEuTWlncmF0ZUFjY291bnRzUmVxdWVzdBokLmFnZW50aHViLnYxLk1pZ3JhdGVBY2NvdW50c1Jlc3BvbnNlIi2C0+STAic6CGFjY291bnRzYgljb25mbGljdHMiEC9hcm1vcnkvYWNjb3VudHMSpwEKEFNldEFjY291bnRTdGF0ZXMSJC5hZ2VudGh1Yi52MS5TZXRBY2NvdW50U3RhdGVzUmVxdWVzdBolLmFnZW50aHViLnYxLlNldEFjY291bnRTdGF0ZXNSZXNwb25zZSJGgtPkkwJAOgdjaGFuZ2VzWiM6B2NoYW5nZXMyGC9hcm1vcnkvYWNjb3VudHMvZHluYW1pYzIQL2FybW9yeS9hY2NvdW50cxJ6Cg5EZWxldGVBY2NvdW50cxIiLmFnZW50aHViLnYxLkRlbGV0ZUFjY291bnRzUmVxdWVzdBojLmFnZW50aHViLnYxLkRlbGV0ZUFjY291bnRzUmVzcG9uc2UiH4LT5JMCGToFbmFtZXMqEC9hcm1vcnkvYWNjb3VudHMSkAEKDkNyZWF0ZUFjY291bnRzEiIuYWdlbnRodWIudjEuQ3JlYXRlQWNjb3VudHNSZXF1ZXN0GiMuYWdlbnRodWIudjEuQ3JlYXRlQWNjb3VudHNSZXNwb25zZSI1gtPkkwIvOghhY2NvdW50c2IJY29uZmxpY3RzIhgvYXJtb3J5L2FjY291bnRzL2R5bmFtaWMSgwEKClB1dEFjY291bnQSHi5hZ2VudGh1Yi52MS5QdXRBY2NvdW50UmVxdWVzdBofLmFnZW50aHViLnYxLlB1dEFjY291bnRSZXNwb25zZSI0gtPkkwIuOgdhY2NvdW50Ygljb25mbGljdHMaGC9hcm1vcnkvYWNjb3VudHMvZHluYW1pYxKRAQoPR2V0QWdlbnRBY2NvdW50EiMuYWdlbnRodWIudjEuR2V0QWdlbnRBY2NvdW50UmVxdWVzdBokLmFnZW50aHViLnYxLkdldEFnZW50QWNjb3VudFJlc3BvbnNlIjOC0+STAi1iB2FjY291bnQSIi9hZ2VudHMva3ViZXJuZXRlcy9hY2NvdW50cy97bmFtZX0SbQoKTGlzdEFnZW50cxIeLmFnZW50aHViLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh8uYWdlbnRodWIudjEuTGlzdEFnZW50c1Jlc3BvbnNlIh6C0+STAhhiBmFnZW50cxIOL2FybW9yeS9hZ2VudHMSkQEKEUdldEFjY291bnRIaXN0b3J5EiUuYWdlbnRodWIudjEuR2V0QWNjb3VudEhpc3RvcnlSZXF1ZXN0GiYuYWdlbnRodWIudjEuR2V0QWNjb3VudEhpc3RvcnlSZXNwb25zZSItgtPkkwInEiUvYXJtb3J5L2FjY291bnRzL3thY2NvdW50X2lkfS9oaXN0b3J5YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_struct]);
 
 /**
  * An account as the API shows it. `config` has secret contents replaced by "<redacted>".
@@ -112,6 +112,35 @@ export type ListAccountsRequest = Message<"agenthub.v1.ListAccountsRequest"> & {
    * @generated from field: optional int32 limit = 2;
    */
   limit?: number | undefined;
+
+  /**
+   * Filters (design section 16), combined with AND; `total` counts what they select.
+   * Repeatable (`?status=FAILED&status=ORPHANED`): accounts in any of these states.
+   *
+   * @generated from field: repeated string status = 3;
+   */
+  status: string[];
+
+  /**
+   * Exact zone; present and empty selects unpinned accounts.
+   *
+   * @generated from field: optional string zone_id = 4;
+   */
+  zoneId?: string | undefined;
+
+  /**
+   * "clouddriver" or "static-agent-config".
+   *
+   * @generated from field: string source = 5;
+   */
+  source: string;
+
+  /**
+   * Names that start with this text (case-sensitive, byte order).
+   *
+   * @generated from field: string name_prefix = 6;
+   */
+  namePrefix: string;
 };
 
 /**
@@ -197,6 +226,13 @@ export type MigrateAccountsRequest = Message<"agenthub.v1.MigrateAccountsRequest
    * @generated from field: google.protobuf.Value accounts = 1;
    */
   accounts?: Value | undefined;
+
+  /**
+   * `?dryRun=true`: the same answer as the real call, nothing written or sent to agents.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
 };
 
 /**
@@ -235,6 +271,13 @@ export type SetAccountStatesRequest = Message<"agenthub.v1.SetAccountStatesReque
    * @generated from field: google.protobuf.Value changes = 1;
    */
   changes?: Value | undefined;
+
+  /**
+   * `?dryRun=true`: the same answer as the real call, nothing written or sent to agents.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
 };
 
 /**
@@ -265,6 +308,13 @@ export type DeleteAccountsRequest = Message<"agenthub.v1.DeleteAccountsRequest">
    * @generated from field: repeated string names = 1;
    */
   names: string[];
+
+  /**
+   * `?dryRun=true`: the same answer as the real call, nothing written or sent to agents.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
 };
 
 /**
@@ -297,6 +347,13 @@ export type CreateAccountsRequest = Message<"agenthub.v1.CreateAccountsRequest">
    * @generated from field: google.protobuf.Value accounts = 1;
    */
   accounts?: Value | undefined;
+
+  /**
+   * `?dryRun=true`: the same answer as the real call, nothing written or sent to agents.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
 };
 
 /**
@@ -335,6 +392,13 @@ export type PutAccountRequest = Message<"agenthub.v1.PutAccountRequest"> & {
    * @generated from field: google.protobuf.Value account = 1;
    */
   account?: Value | undefined;
+
+  /**
+   * `?dryRun=true`: the same answer as the real call, nothing written or sent to agents.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
 };
 
 /**
@@ -403,6 +467,12 @@ export const GetAgentAccountResponseSchema: GenMessage<GetAgentAccountResponse> 
  * @generated from message agenthub.v1.ListAgentsRequest
  */
 export type ListAgentsRequest = Message<"agenthub.v1.ListAgentsRequest"> & {
+  /**
+   * Only the agents of this zone; present and empty selects agents without a zone.
+   *
+   * @generated from field: optional string zone_id = 1;
+   */
+  zoneId?: string | undefined;
 };
 
 /**
@@ -477,6 +547,18 @@ export type AgentView = Message<"agenthub.v1.AgentView"> & {
    * @generated from field: string last_heartbeat = 7;
    */
   lastHeartbeat: string;
+
+  /**
+   * From the agent's hello.
+   *
+   * @generated from field: string version = 8;
+   */
+  version: string;
+
+  /**
+   * @generated from field: map<string, string> labels = 9;
+   */
+  labels: { [key: string]: string };
 };
 
 /**

@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agenthub/v1/clouddriver.proto.
  */
 export const file_agenthub_v1_clouddriver: GenFile = /*@__PURE__*/
-  fileDesc("Ch1hZ2VudGh1Yi92MS9jbG91ZGRyaXZlci5wcm90bxILYWdlbnRodWIudjEiQwoYQ3JlYXRlQ3JlZGVudGlhbHNSZXF1ZXN0EicKB2FjY291bnQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiRQoZQ3JlYXRlQ3JlZGVudGlhbHNSZXNwb25zZRIoCgdhY2NvdW50GAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJAChVQdXRDcmVkZW50aWFsc1JlcXVlc3QSJwoHYWNjb3VudBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJCChZQdXRDcmVkZW50aWFsc1Jlc3BvbnNlEigKB2FjY291bnQYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0MrACCh1DbG91ZGRyaXZlckNyZWRlbnRpYWxzU2VydmljZRKKAQoRQ3JlYXRlQ3JlZGVudGlhbHMSJS5hZ2VudGh1Yi52MS5DcmVhdGVDcmVkZW50aWFsc1JlcXVlc3QaJi5hZ2VudGh1Yi52MS5DcmVhdGVDcmVkZW50aWFsc1Jlc3BvbnNlIiaC0+STAiA6B2FjY291bnRiB2FjY291bnQiDC9jcmVkZW50aWFscxKBAQoOUHV0Q3JlZGVudGlhbHMSIi5hZ2VudGh1Yi52MS5QdXRDcmVkZW50aWFsc1JlcXVlc3QaIy5hZ2VudGh1Yi52MS5QdXRDcmVkZW50aWFsc1Jlc3BvbnNlIiaC0+STAiA6B2FjY291bnRiB2FjY291bnQaDC9jcmVkZW50aWFsc2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_struct]);
+  fileDesc("Ch1hZ2VudGh1Yi92MS9jbG91ZGRyaXZlci5wcm90bxILYWdlbnRodWIudjEiVAoYQ3JlYXRlQ3JlZGVudGlhbHNSZXF1ZXN0EicKB2FjY291bnQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDwoHZHJ5X3J1bhgCIAEoCCJFChlDcmVhdGVDcmVkZW50aWFsc1Jlc3BvbnNlEigKB2FjY291bnQYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IlEKFVB1dENyZWRlbnRpYWxzUmVxdWVzdBInCgdhY2NvdW50GAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEg8KB2RyeV9ydW4YAiABKAgiQgoWUHV0Q3JlZGVudGlhbHNSZXNwb25zZRIoCgdhY2NvdW50GAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdDKwAgodQ2xvdWRkcml2ZXJDcmVkZW50aWFsc1NlcnZpY2USigEKEUNyZWF0ZUNyZWRlbnRpYWxzEiUuYWdlbnRodWIudjEuQ3JlYXRlQ3JlZGVudGlhbHNSZXF1ZXN0GiYuYWdlbnRodWIudjEuQ3JlYXRlQ3JlZGVudGlhbHNSZXNwb25zZSImgtPkkwIgOgdhY2NvdW50YgdhY2NvdW50IgwvY3JlZGVudGlhbHMSgQEKDlB1dENyZWRlbnRpYWxzEiIuYWdlbnRodWIudjEuUHV0Q3JlZGVudGlhbHNSZXF1ZXN0GiMuYWdlbnRodWIudjEuUHV0Q3JlZGVudGlhbHNSZXNwb25zZSImgtPkkwIgOgdhY2NvdW50YgdhY2NvdW50GgwvY3JlZGVudGlhbHNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_struct]);
 
 /**
  * @generated from message agenthub.v1.CreateCredentialsRequest
@@ -25,6 +25,13 @@ export type CreateCredentialsRequest = Message<"agenthub.v1.CreateCredentialsReq
    * @generated from field: google.protobuf.Value account = 1;
    */
   account?: Value | undefined;
+
+  /**
+   * `?dryRun=true`: the same answer as the real call, nothing written or sent to agents.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
 };
 
 /**
@@ -63,6 +70,13 @@ export type PutCredentialsRequest = Message<"agenthub.v1.PutCredentialsRequest">
    * @generated from field: google.protobuf.Value account = 1;
    */
   account?: Value | undefined;
+
+  /**
+   * `?dryRun=true`: the same answer as the real call, nothing written or sent to agents.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
 };
 
 /**

@@ -508,6 +508,8 @@ export function restApiSuite(testHub: () => TestHub): void {
           caching: 1,
           connectedAt: "2024-05-06T07:08:09.010Z",
           lastHeartbeat: expect.stringMatching(RFC3339),
+          version: "",
+          labels: {},
         });
         expect(agents.find((a) => a.agentId === "agent-y")).toMatchObject({ zoneId: "", accounts: 0, caching: 0 });
         expect(agents.map((a) => a.agentId)).toEqual([...agents.map((a) => a.agentId as string)].sort(byteOrder));
