@@ -7,7 +7,7 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Service } from "kubernetes-models/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { ConfigError, loadConfig } from "../../src/config/config.js";
+import { loadConfig } from "../../src/config/config.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 
 const root = join(fileURLToPath(import.meta.url), "../../..");
@@ -20,9 +20,6 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "v1/ConfigMap": ConfigMap,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
 };
-
-/** The keys the security issue (#10) adds; until its branch is merged the loader does not know them. */
-const SECURITY_KEYS = ["tls.certFile", "tls.keyFile", "tls.clientCaFile", "auth.credentialsFile"];
 
 interface Manifest {
   apiVersion: string;
@@ -48,7 +45,7 @@ function one<T>(kind: string): T {
   return found[0] as T;
 }
 
-type Probe = { httpGet: { path: string; port: string } };
+type Probe = { httpGet: { path: string; port: string; scheme?: string } };
 interface Container {
   command: string[];
   ports: { name: string; containerPort: number }[];
@@ -127,35 +124,16 @@ describe("deploy/kubernetes", () => {
     expect(container!.resources.limits.memory).toBe("1536Mi");
   });
 
-  it("keeps the TLS and credentials keys in a marked block pointing at the Secrets the Deployment mounts", () => {
-    const text = hubYaml();
-    const marker = text.indexOf("# SECURITY");
-    expect(marker).toBeGreaterThan(0);
-    // The block: the commented lines after the marker's own comment lines.
-    const block = text
-      .slice(marker)
-      .split("\n")
-      .filter((l) => /^\s*#\s{0,3}\S/.test(l) && !/^\s*# (SECURITY|are the Secrets)/.test(l))
-      .map((l) => l.replace(/^(\s*)# ?/, "$1"))
-      .join("\n");
-    const security = writeTemp(block);
+  it("serves TLS and checks credentials from the Secrets the Deployment mounts, and probes speak HTTPS", () => {
+    const config = loadConfig({ file: writeTemp(hubYaml()), env: {} });
     const deployment = one<DeploymentJson>("Deployment");
     const [container] = deployment.spec.template.spec.containers;
     const secretMounts = container!.volumeMounts.filter((m) => deployment.spec.template.spec.volumes.some((v) => v.name === m.name && v.secret !== undefined));
     expect(secretMounts.map((m) => m.mountPath).sort()).toEqual(["/etc/agent-hub/auth", "/etc/agent-hub/tls"]);
-    const files = [...block.matchAll(/:\s+(\/\S+)/g)].map((m) => m[1]!);
-    expect(files).toHaveLength(SECURITY_KEYS.length);
+    expect(config.auth.enabled).toBe(true);
+    const files = [config.tls.certFile, config.tls.keyFile, config.tls.clientCaFile, config.auth.credentialsFile];
     for (const f of files) expect(secretMounts.some((m) => f.startsWith(`${m.mountPath}/`)), f).toBe(true);
-    let unknown: string[] = [];
-    try {
-      loadConfig({ file: security, env: {} });
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      unknown = [err.message];
-    }
-    if (unknown.length === 0) return; // The keys exist in this build: the block loads as it is.
-    // Not merged yet: the only refusal is one of the security keys (known pending, issue #10).
-    expect(SECURITY_KEYS.some((k) => unknown[0]!.includes(`unknown configuration key ${k}`)), unknown[0]).toBe(true);
+    for (const probe of [container!.readinessProbe, container!.livenessProbe, container!.startupProbe]) expect(probe.httpGet.scheme).toBe("HTTPS");
   });
 
   describe("probes answer on a real hub", () => {
