@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
+import { UsageError } from "./usage-error.js";
 
 /** How the CLI reaches a hub: its URL, a bearer token, and TLS material (design section 14). */
 export interface HubConnection {
@@ -58,7 +59,7 @@ function readPem(file: string | undefined, option: string): Buffer | undefined {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new ConnectionError(`${option} ${file}: ${(err as Error).message}`);
+    throw new UsageError(`${option} ${file}: ${(err as Error).message}`);
   }
 }
 
@@ -73,20 +74,20 @@ function apiError(status: number, body: unknown, text: string): ApiError {
   return new ApiError(status, "unknown", text.trim() === "" ? `HTTP ${status}` : `HTTP ${status}: ${text.trim().slice(0, 200)}`, []);
 }
 
-/** Creates the client; reads the TLS files once, so a bad path fails before any request. */
+/** Creates the client; reads the TLS files once, so a bad path fails (UsageError) before any request. */
 export function createHubClient(connection: HubConnection): HubClient {
   let base: URL;
   try {
     base = new URL(connection.hub);
   } catch {
-    throw new ConnectionError(`--hub ${connection.hub} is not a URL (e.g. http://localhost:7002)`);
+    throw new UsageError(`--hub ${connection.hub} is not a URL (e.g. http://localhost:7002)`);
   }
-  if (base.protocol !== "http:" && base.protocol !== "https:") throw new ConnectionError(`--hub ${connection.hub}: only http:// and https:// are supported`);
+  if (base.protocol !== "http:" && base.protocol !== "https:") throw new UsageError(`--hub ${connection.hub}: only http:// and https:// are supported`);
   const tls = base.protocol === "https:";
   const ca = readPem(connection.caFile, "--ca");
   const cert = readPem(connection.certFile, "--cert");
   const key = readPem(connection.keyFile, "--key");
-  if ((cert === undefined) !== (key === undefined)) throw new ConnectionError("--cert and --key go together");
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError("--cert and --key go together");
   const timeoutMs = connection.timeoutMs ?? 30_000;
 
   return {
