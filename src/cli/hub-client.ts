@@ -16,9 +16,10 @@ export interface HubConnection {
   keyFile?: string | undefined;
   /** Skip verifying the hub's certificate. */
   insecure?: boolean;
-  /** Give up on a request after this long (default 30 s). */
-  timeoutMs?: number;
 }
+
+/** A request the hub does not answer within this long fails rather than hanging a script. */
+const TIMEOUT_MS = 30_000;
 
 /** A JSON error the API answered (design section 8), with its HTTP status. */
 export class ApiError extends Error {
@@ -88,7 +89,6 @@ export function createHubClient(connection: HubConnection): HubClient {
   const cert = readPem(connection.certFile, "--cert");
   const key = readPem(connection.keyFile, "--key");
   if ((cert === undefined) !== (key === undefined)) throw new UsageError("--cert and --key go together");
-  const timeoutMs = connection.timeoutMs ?? 30_000;
 
   return {
     request(method, path, body) {
@@ -101,7 +101,7 @@ export function createHubClient(connection: HubConnection): HubClient {
         headers["content-length"] = String(Buffer.byteLength(text));
       }
       if (connection.token !== undefined && connection.token !== "") headers.authorization = `Bearer ${connection.token}`;
-      const options: https.RequestOptions = { method, headers, timeout: timeoutMs };
+      const options: https.RequestOptions = { method, headers, timeout: TIMEOUT_MS };
       if (tls) Object.assign(options, { ca, cert, key, rejectUnauthorized: connection.insecure !== true });
       return new Promise<HubAnswer>((resolve, reject) => {
         const req = (tls ? https : http).request(url, options, (res) => {
@@ -122,7 +122,7 @@ export function createHubClient(connection: HubConnection): HubClient {
             else reject(apiError(status, parsed, raw));
           });
         });
-        req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+        req.on("timeout", () => req.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));
         req.on("error", (err) => reject(new ConnectionError(`cannot reach the hub at ${base.origin}: ${err.message}`)));
         req.end(text);
       });
