@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
+import { UsageError } from "./usage-error.js";
 
 /** How the CLI reaches a hub: its URL, a bearer token, and TLS material (design section 14). */
 export interface HubConnection {
@@ -15,9 +16,10 @@ export interface HubConnection {
   keyFile?: string | undefined;
   /** Skip verifying the hub's certificate. */
   insecure?: boolean;
-  /** Give up on a request after this long (default 30 s). */
-  timeoutMs?: number;
 }
+
+/** A request the hub does not answer within this long fails rather than hanging a script. */
+const TIMEOUT_MS = 30_000;
 
 /** A JSON error the API answered (design section 8), with its HTTP status. */
 export class ApiError extends Error {
@@ -58,7 +60,7 @@ function readPem(file: string | undefined, option: string): Buffer | undefined {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new ConnectionError(`${option} ${file}: ${(err as Error).message}`);
+    throw new UsageError(`${option} ${file}: ${(err as Error).message}`);
   }
 }
 
@@ -73,21 +75,20 @@ function apiError(status: number, body: unknown, text: string): ApiError {
   return new ApiError(status, "unknown", text.trim() === "" ? `HTTP ${status}` : `HTTP ${status}: ${text.trim().slice(0, 200)}`, []);
 }
 
-/** Creates the client; reads the TLS files once, so a bad path fails before any request. */
+/** Creates the client; reads the TLS files once, so a bad path fails (UsageError) before any request. */
 export function createHubClient(connection: HubConnection): HubClient {
   let base: URL;
   try {
     base = new URL(connection.hub);
   } catch {
-    throw new ConnectionError(`--hub ${connection.hub} is not a URL (e.g. http://localhost:7002)`);
+    throw new UsageError(`--hub ${connection.hub} is not a URL (e.g. http://localhost:7002)`);
   }
-  if (base.protocol !== "http:" && base.protocol !== "https:") throw new ConnectionError(`--hub ${connection.hub}: only http:// and https:// are supported`);
+  if (base.protocol !== "http:" && base.protocol !== "https:") throw new UsageError(`--hub ${connection.hub}: only http:// and https:// are supported`);
   const tls = base.protocol === "https:";
   const ca = readPem(connection.caFile, "--ca");
   const cert = readPem(connection.certFile, "--cert");
   const key = readPem(connection.keyFile, "--key");
-  if ((cert === undefined) !== (key === undefined)) throw new ConnectionError("--cert and --key go together");
-  const timeoutMs = connection.timeoutMs ?? 30_000;
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError("--cert and --key go together");
 
   return {
     request(method, path, body) {
@@ -100,7 +101,7 @@ export function createHubClient(connection: HubConnection): HubClient {
         headers["content-length"] = String(Buffer.byteLength(text));
       }
       if (connection.token !== undefined && connection.token !== "") headers.authorization = `Bearer ${connection.token}`;
-      const options: https.RequestOptions = { method, headers, timeout: timeoutMs };
+      const options: https.RequestOptions = { method, headers, timeout: TIMEOUT_MS };
       if (tls) Object.assign(options, { ca, cert, key, rejectUnauthorized: connection.insecure !== true });
       return new Promise<HubAnswer>((resolve, reject) => {
         const req = (tls ? https : http).request(url, options, (res) => {
@@ -121,7 +122,7 @@ export function createHubClient(connection: HubConnection): HubClient {
             else reject(apiError(status, parsed, raw));
           });
         });
-        req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+        req.on("timeout", () => req.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));
         req.on("error", (err) => reject(new ConnectionError(`cannot reach the hub at ${base.origin}: ${err.message}`)));
         req.end(text);
       });

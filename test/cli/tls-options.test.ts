@@ -70,11 +70,15 @@ describe("agent-hub connection options over TLS", () => {
     expect(seen.slice(before)).toEqual([{ authorization: "Bearer tok-flag", clientCn: undefined }]);
   });
 
-  it("--cert without --key, or a missing file, is a clear error", async () => {
+  it("--cert without --key, a missing file or a bad --hub is a usage error (exit 2) saying which", async () => {
     const half = await runCli(["agents", "--hub", url, "--cert", file("client.pem")]);
-    expect(half.code).toBe(1);
+    expect(half.code).toBe(2);
     expect(half.stderr).toContain("--cert and --key go together");
     const missing = await runCli(["agents", "--hub", url, "--ca", file("nope.pem")]);
-    expect(missing.stderr).toContain("--ca");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`--ca ${file("nope.pem")}`);
+    const notUrl = await runCli(["agents", "--hub", "ftp://hub"]);
+    expect(notUrl.code).toBe(2);
+    expect(notUrl.stderr).toContain("--hub ftp://hub");
   });
 });
