@@ -47,7 +47,8 @@ interface HistoryItem {
   actor: string;
   action: string;
   status: string;
-  fields: string[];
+  /** The definition fields the change touched, with their new (redacted) values. */
+  fields: Record<string, unknown>;
 }
 
 /** What an action gets: the client, where to print, and the options. */
@@ -298,7 +299,7 @@ export function accountsCommand(): Command {
       const { body } = await client.request("GET", `/armory/accounts/${encodeURIComponent(name!)}/history${text === "" ? "" : `?${text}`}`);
       const page = body as { items: HistoryItem[]; page: number; limit: number; total: number };
       if (out.json) return printJson(out, page);
-      printTable(out, ["AT", "ACTOR", "ACTION", "STATUS", "FIELDS"], page.items.map((i) => [i.at, i.actor, i.action, i.status, i.fields.join(",")]));
+      printTable(out, ["AT", "ACTOR", "ACTION", "STATUS", "FIELDS"], page.items.map((i) => [i.at, i.actor, i.action, i.status, Object.keys(i.fields).join(",")]));
       if (out.tty) out.write(`page ${page.page} of ${Math.max(1, Math.ceil(page.total / page.limit))}, ${page.total} record${page.total === 1 ? "" : "s"}\n`);
     },
   );

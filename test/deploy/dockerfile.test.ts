@@ -45,7 +45,7 @@ describe("Dockerfile", () => {
     for (const dev of ["typescript", "vitest", "@bufbuild/buf", "drizzle-kit"]) expect(existsSync(runtime.path(`node_modules/${dev}`)), dev).toBe(false);
 
     // The bin of the image runs the compiled CLI (there are no sources to run through tsx).
-    expect(execFileSync(process.execPath, ["bin/agent-hub.js", "help"], { cwd: runtime.path("."), encoding: "utf8" })).toContain("usage: agent-hub");
+    expect(execFileSync(process.execPath, ["bin/agent-hub.js", "--help"], { cwd: runtime.path("."), encoding: "utf8" })).toContain("Usage: agent-hub");
 
     // The container's start: the runtime stage's ENV and CMD in its WORKDIR, on PostgreSQL as in
     // deploy/kubernetes (opening the embedded database would add ten seconds to this test).

@@ -23,6 +23,7 @@ const MAIN_PORT_METHODS = [
   "agenthub.v1.AccountsService/CreateAccounts",
   "agenthub.v1.AccountsService/DeleteAccounts",
   "agenthub.v1.AccountsService/GetAccount",
+  "agenthub.v1.AccountsService/GetAccountHistory",
   "agenthub.v1.AccountsService/GetAgentAccount",
   "agenthub.v1.AccountsService/ListAccounts",
   "agenthub.v1.AccountsService/ListAgents",
