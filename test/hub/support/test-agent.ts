@@ -111,6 +111,10 @@ export interface TestAgentOptions {
   heartbeats?: boolean;
   /** The first message to send instead of hello (for protocol tests). */
   firstMessage?: Record<string, unknown>;
+  /** Channel credentials (TLS, call credentials); plaintext by default. */
+  credentials?: grpc.ChannelCredentials;
+  /** grpc-js channel options, e.g. `grpc.ssl_target_name_override`. */
+  channelOptions?: grpc.ChannelOptions;
 }
 
 export interface TestAgent {
@@ -138,12 +142,12 @@ export interface TestAgent {
 }
 
 type AgentClient = grpc.Client & { Connect(): grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> };
-type ServiceCtor = new (target: string, credentials: grpc.ChannelCredentials) => AgentClient;
+type ServiceCtor = new (target: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => AgentClient;
 
 /** Connects a scripted agent and sends hello. */
 export function connectTestAgent(options: TestAgentOptions): TestAgent {
   const pkg = grpc.loadPackageDefinition(definition) as unknown as { agenthub: { v1: { AgentService: ServiceCtor } } };
-  const client = new pkg.agenthub.v1.AgentService(options.target, grpc.credentials.createInsecure());
+  const client = new pkg.agenthub.v1.AgentService(options.target, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions ?? {});
   const call = client.Connect();
   const received: Received[] = [];
   const holdings = new Map<string, boolean>();
