@@ -11,7 +11,7 @@ function globRegExp(glob: string): RegExp {
   let re = cache.get(glob);
   if (re === undefined) {
     let source = "";
-    for (const c of glob) source += c === "*" ? "[\\s\\S]*" : c === "?" ? "[\\s\\S]" : c.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+    for (const c of glob) source += c === "*" ? "[\\s\\S]*" : c === "?" ? "[\\s\\S]" : c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     re = new RegExp(`^${source}$`, "u");
     if (cache.size > 10_000) cache.clear();
     cache.set(glob, re);

@@ -111,6 +111,12 @@ export interface TestAgentOptions {
   heartbeats?: boolean;
   /** The first message to send instead of hello (for protocol tests). */
   firstMessage?: Record<string, unknown>;
+  /** Channel credentials (TLS, call credentials); plaintext by default. */
+  credentials?: grpc.ChannelCredentials;
+  /** grpc-js channel options, e.g. `grpc.ssl_target_name_override`. */
+  channelOptions?: grpc.ChannelOptions;
+  /** Metadata sent with the call, e.g. `authorization` on a plaintext channel (grpc-js sends call credentials only over TLS). */
+  metadata?: Record<string, string>;
 }
 
 export interface TestAgent {
@@ -137,14 +143,16 @@ export interface TestAgent {
   close(): void;
 }
 
-type AgentClient = grpc.Client & { Connect(): grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> };
-type ServiceCtor = new (target: string, credentials: grpc.ChannelCredentials) => AgentClient;
+type AgentClient = grpc.Client & { Connect(metadata?: grpc.Metadata): grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> };
+type ServiceCtor = new (target: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => AgentClient;
 
 /** Connects a scripted agent and sends hello. */
 export function connectTestAgent(options: TestAgentOptions): TestAgent {
   const pkg = grpc.loadPackageDefinition(definition) as unknown as { agenthub: { v1: { AgentService: ServiceCtor } } };
-  const client = new pkg.agenthub.v1.AgentService(options.target, grpc.credentials.createInsecure());
-  const call = client.Connect();
+  const client = new pkg.agenthub.v1.AgentService(options.target, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions ?? {});
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(options.metadata ?? {})) metadata.add(k, v);
+  const call = client.Connect(metadata);
   const received: Received[] = [];
   const holdings = new Map<string, boolean>();
   const waiters = new Set<() => void>();
