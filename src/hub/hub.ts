@@ -56,7 +56,8 @@ export function createHub(deps: HubDeps): Hub {
       await engine.deliver(letters);
     },
   });
-  const engine = createAccountEngine({ database, config, logger, hubId, clock, registry, holders, pending: createPendingRequests(), post: mailbox.post });
+  const pending = createPendingRequests();
+  const engine = createAccountEngine({ database, config, logger, hubId, clock, registry, holders, pending, post: mailbox.post });
   const operations = createOperationRouter({
     database,
     registry,
@@ -72,7 +73,17 @@ export function createHub(deps: HubDeps): Hub {
     operations.sessionClosed(session);
     engine.leave(session);
   };
-  const connect = createAgentStreamHandler({ engine, operations, clock, logger, onClosed });
+  const connect = createAgentStreamHandler({
+    engine,
+    operations,
+    clock,
+    logger,
+    pending,
+    limits: config.limits,
+    // Throttled for as long as it would take to miss its heartbeats: the agent is not keeping to the protocol.
+    floodPatienceMs: config.heartbeat.intervalMs * config.heartbeat.missedLimit,
+    onClosed,
+  });
   const heartbeats = createHeartbeatMonitor({
     database,
     registry,

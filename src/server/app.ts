@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { HubConfig } from "../config/config.js";
 import { createLogger, type Logger } from "../log/logger.js";
@@ -17,7 +17,8 @@ import { AgentService } from "../../gen/agenthub/v1/agent_pb.js";
 import { OperationService } from "../../gen/agenthub/v1/operations_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { createHealthService } from "./health.js";
-import { listenH2c, listenPolyglot, type Listener } from "./listener.js";
+import { wireBacklogKey } from "../hub/wire-backlog.js";
+import { listenH2c, listenPolyglot, type Listener, type NodeRequest } from "./listener.js";
 
 /** A running hub process. */
 export interface HubApp {
@@ -81,20 +82,35 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
       ...(credentials === undefined ? [] : [{ service: ClouddriverCredentialsService, impl: credentials }]),
     ],
     maxBodyBytes: config.http.maxBodyBytes,
+    bodyTimeoutMs: config.limits.requestTimeoutMs,
     logger,
   });
-  const handler = connectNodeAdapter({ routes, fallback: rest.handle, shutdownSignal: shutdown.signal });
+  // Every Connect/gRPC message either way, compressed ones after decompression (design section 15).
+  const messageLimits = {
+    readMaxBytes: config.limits.maxMessageBytes,
+    writeMaxBytes: config.limits.maxMessageBytes,
+    // What a stream wrote that has not left yet (in the stream, or in its connection's socket,
+    // which Node's HTTP/2 session writes to without waiting): agent sessions bound it with their outbox.
+    contextValues: (req: NodeRequest) =>
+      createContextValues().set(wireBacklogKey, () =>
+        "stream" in req ? req.stream.bufferSize + (req.stream.session?.socket.writableLength ?? 0) : req.socket.writableLength,
+      ),
+  };
+  const handler = connectNodeAdapter({ routes, fallback: rest.handle, shutdownSignal: shutdown.signal, ...messageLimits });
 
   await hub.start();
   autoscan?.start();
   const pingIntervalMs = config.heartbeat.intervalMs;
-  const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs }, handler)];
+  const limits = config.limits;
+  const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs, limits }, handler)];
   if (config.grpc.agentPort !== undefined) {
     const agentOnly = (router: ConnectRouter) => {
       router.service(AgentService, hub.agentService);
       router.service(Health, health);
     };
-    listeners.push(await listenH2c({ port: config.grpc.agentPort, host: config.host, pingIntervalMs }, connectNodeAdapter({ routes: agentOnly, shutdownSignal: shutdown.signal })));
+    listeners.push(
+      await listenH2c({ port: config.grpc.agentPort, host: config.host, pingIntervalMs, limits }, connectNodeAdapter({ routes: agentOnly, shutdownSignal: shutdown.signal, ...messageLimits })),
+    );
   }
   const [main, agent] = listeners;
   logger.info({ hubId, port: main!.port, agentPort: agent?.port, database: database.kind }, "agent-hub listening");

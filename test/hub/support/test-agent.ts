@@ -109,8 +109,8 @@ export interface TestAgentOptions {
   onOperation?: (op: Extract<Received, { kind: "operation" }>, agentId: string) => OperationAnswer | Promise<OperationAnswer>;
   /** Send heartbeats at the welcome's interval (default true). */
   heartbeats?: boolean;
-  /** The first message to send instead of hello (for protocol tests). */
-  firstMessage?: Record<string, unknown>;
+  /** The first message to send instead of hello (for protocol tests); null sends nothing at all. */
+  firstMessage?: Record<string, unknown> | null;
 }
 
 export interface TestAgent {
@@ -129,6 +129,8 @@ export interface TestAgent {
   reportUnreachable(account: string, message: string): void;
   /** Stops sending heartbeats (the stream stays open: a hung agent). */
   stopHeartbeats(): void;
+  /** Stops reading the hub's messages (HTTP/2 flow control then holds the hub back): an agent stuck on its side. */
+  stopReading(): void;
   /** Half-closes the stream: the agent says goodbye. */
   end(): void;
   /** Cancels the call abruptly. */
@@ -217,7 +219,7 @@ export function connectTestAgent(options: TestAgentOptions): TestAgent {
     }
   });
 
-  write(
+  if (options.firstMessage !== null) write(
     options.firstMessage ?? {
       hello: {
         agentId: options.agentId,
@@ -263,6 +265,9 @@ export function connectTestAgent(options: TestAgentOptions): TestAgent {
     stopHeartbeats() {
       heartbeats = false;
       clearInterval(heartbeat);
+    },
+    stopReading() {
+      call.pause();
     },
     end() {
       clearInterval(heartbeat);
