@@ -272,8 +272,8 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
           const d = draft(c.name);
           if (d === undefined) continue;
           if (c.kind === "activate") activate(b, d);
-          else if (c.kind === "deactivate") deactivate(b, d, false);
-          else if (c.kind === "delete") deactivate(b, d, true);
+          else if (c.kind === "deactivate") deactivate(b, d, false, c.reason);
+          else if (c.kind === "delete") deactivate(b, d, true, c.reason);
           else updated(b, d);
         }
       } else if (e.type === "retry") {
