@@ -295,9 +295,12 @@ export function answered(b: Batch, d: AccountDraft, answer: AccountAnswer): void
     return;
   }
   if (answer.asked === "delete") {
+    // A delete that dropped a holder is done once sent; its late answer must not drop the
+    // agent again after a later round made it a holder anew (the account would hold nothing).
+    if (d.status !== State.DEACTIVATING && d.status !== State.DELETING) return;
     if (outcome === Outcome.OK || outcome === Outcome.UNREACHABLE) {
       dropHolder(b, d, agentId, false);
-      finishIfUnheld(d, `${agentLabel(agentId, failure.zone)} stopped serving it`);
+      finishIfUnheld(d, outcome === Outcome.OK ? `${agentLabel(agentId, failure.zone)} stopped serving it` : `${unreachableLabel(failure)}; dropped it`);
     } else {
       d.status = State.FAILED;
       d.message = `${agentLabel(agentId, failure.zone)} failed to delete the account: ${answer.message === "" ? "no reason given" : answer.message}`;

@@ -1,4 +1,6 @@
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { AccountResultSchema, Outcome } from "../../gen/agenthub/v1/agent_pb.js";
 import type { AgentService } from "../../gen/agenthub/v1/agent_pb.js";
 import type { OperationService } from "../../gen/agenthub/v1/operations_pb.js";
 import type { HubConfig } from "../config/config.js";
@@ -14,6 +16,7 @@ import { createHolderIndex } from "./holder-index.js";
 import { createHubLease } from "./hub-lease.js";
 import { createHubMailbox, type Addressed } from "./hub-mailbox.js";
 import { createOperationRouter } from "./operations.js";
+import { formatDuration } from "./operator-messages.js";
 import { createPendingRequests } from "./pending-requests.js";
 import type { AccountReconciler } from "./reconciler.js";
 import { createStaticCleanup } from "./static-cleanup.js";
@@ -56,7 +59,17 @@ export function createHub(deps: HubDeps): Hub {
       await engine.deliver(letters);
     },
   });
-  const pending = createPendingRequests();
+  const assignTimeoutMs = config.dynamicAccounts.assignTimeoutMs;
+  const pending = createPendingRequests({
+    clock,
+    timeoutMs: assignTimeoutMs,
+    // No answer in time counts as UNREACHABLE for that holder: fallback and retries as for an answer (design section 4).
+    expired(agentId, requestId, unanswered) {
+      logger.warn({ agentId, requestId, accounts: unanswered.length }, "agent did not answer an account message in time");
+      const message = `did not answer within ${formatDuration(assignTimeoutMs)} (dynamicAccounts.assignTimeout)`;
+      for (const accountName of unanswered) engine.result(agentId, create(AccountResultSchema, { requestId, accountName, outcome: Outcome.UNREACHABLE, message }));
+    },
+  });
   const engine = createAccountEngine({ database, config, logger, hubId, clock, registry, holders, pending, post: mailbox.post });
   const operations = createOperationRouter({
     database,
