@@ -199,6 +199,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       if (d.retryInMs !== undefined && keep) scheduleRetry(d.name, d.retryInMs);
     }
 
+    for (const s of c.superseded) s.close("replaced by a newer connection", new ConnectError(`agent ${s.agentId} connected again; this stream is replaced`, Code.Aborted));
     for (const s of c.turnedAway) s.close("the hub is shutting down", new ConnectError("the hub is shutting down; reconnect", Code.Unavailable));
     const now = clock.now();
     for (const s of c.joined) {

@@ -59,6 +59,8 @@ export interface Committed {
   joined: AgentSession[];
   /** Streams that said hello while the hub was shutting down. */
   turnedAway: AgentSession[];
+  /** Streams whose hello a later hello of the same agent in the same batch replaced: to be closed. */
+  superseded: AgentSession[];
   /** Agent id → the static accounts refused in its welcome. */
   rejected: Map<string, string[]>;
   departed: string[];
@@ -82,6 +84,7 @@ export interface BatchRunnerDeps {
 interface Movements {
   joins: Map<string, AgentSession>;
   turnedAway: AgentSession[];
+  superseded: AgentSession[];
   leaves: Map<string, { zone: string; reason: string }>;
   released: Map<string, { zone: string; hubId: string; reason: string }>;
 }
@@ -125,11 +128,16 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
    * stream passes its holdings on without a detour through ORPHANED.
    */
   function movements(events: readonly EngineEvent[], stopping: boolean): Movements {
-    const m: Movements = { joins: new Map(), turnedAway: [], leaves: new Map(), released: new Map() };
+    const m: Movements = { joins: new Map(), turnedAway: [], superseded: [], leaves: new Map(), released: new Map() };
     for (const e of events) {
       if (e.type !== "join" || e.session.closed) continue;
-      if (stopping) m.turnedAway.push(e.session);
-      else m.joins.set(e.session.agentId, e.session);
+      if (stopping) {
+        m.turnedAway.push(e.session);
+        continue;
+      }
+      const earlier = m.joins.get(e.session.agentId);
+      if (earlier !== undefined) m.superseded.push(earlier);
+      m.joins.set(e.session.agentId, e.session);
     }
     for (const e of events) {
       if (e.type === "leave" && registry.get(e.session.agentId) === e.session && !m.joins.has(e.session.agentId)) {
@@ -409,6 +417,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
       batch: b,
       joined: [...m.joins.values()],
       turnedAway: m.turnedAway,
+      superseded: m.superseded,
       rejected,
       departed: [...m.leaves.keys(), ...m.released.keys()],
       answered: loaded.answers.map((a) => ({ requestId: a.requestId, account: a.name })),
