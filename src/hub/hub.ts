@@ -20,6 +20,7 @@ import { formatDuration } from "./operator-messages.js";
 import { createPendingRequests } from "./pending-requests.js";
 import type { AccountReconciler } from "./reconciler.js";
 import { createStaticCleanup } from "./static-cleanup.js";
+import { createTransientSweep } from "./transient-sweep.js";
 
 export interface HubDeps {
   database: Database;
@@ -121,6 +122,15 @@ export function createHub(deps: HubDeps): Hub {
     },
   });
   const cleanup = createStaticCleanup({ database, clock, logger, cleanupAfterMs: config.staticAccounts.cleanupAfterMs });
+  const sweep = createTransientSweep({
+    database,
+    clock,
+    logger,
+    everyMs: 5 * config.hub.heartbeatIntervalMs,
+    // Longer than any step of a placement: a deadline, a round's pause, a dead replica's lease.
+    staleMs: config.dynamicAccounts.assignTimeoutMs + config.dynamicAccounts.retryFrequencyMs + config.hub.leaseTtlMs,
+    changed: (changes) => engine.accountsChanged(changes),
+  });
 
   let stopping: Promise<void> | undefined;
   /**
@@ -152,6 +162,7 @@ export function createHub(deps: HubDeps): Hub {
       await mailbox.start();
       heartbeats.start();
       cleanup.start();
+      sweep.start();
     },
     async close() {
       await stopAgents();
@@ -159,6 +170,7 @@ export function createHub(deps: HubDeps): Hub {
       await heartbeats.stop();
       await mailbox.stop();
       await cleanup.stop();
+      await sweep.stop();
       await lease.stop();
       engine.close();
     },
