@@ -9,6 +9,7 @@ import type { AccountEngine } from "./account-engine.js";
 import { createFloodGuard, type Verdict } from "./flood-guard.js";
 import { checkHello } from "./hello-limits.js";
 import type { OperationRouter } from "./operations.js";
+import type { HolderIndex } from "./holder-index.js";
 import { formatDuration } from "./operator-messages.js";
 import type { PendingRequests } from "./pending-requests.js";
 import { wireBacklogKey } from "./wire-backlog.js";
@@ -20,6 +21,8 @@ export interface AgentStreamDeps {
   logger: Logger;
   /** The account messages agents are expected to answer: answers to anything else are strays. */
   pending: PendingRequests;
+  /** Holders of the accounts this replica's engine handled: an unsolicited report on an account the agent is known not to hold is a stray. */
+  holders: HolderIndex;
   limits: Limits;
   /** An agent throttled this long without pause is disconnected (flood-guard.ts). */
   floodPatienceMs: number;
@@ -68,7 +71,12 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
 
   /** Whether an AccountResult answers something this agent was asked, or is a loss it may report unasked. */
   function accountResultKind(agentId: string, result: AccountResult): "expected" | "ordinary" | "stray" {
-    if (result.requestId === "") return result.outcome === Outcome.UNREACHABLE ? "ordinary" : "stray";
+    if (result.requestId === "") {
+      // Unknown to this replica (another replica placed it): let the engine decide.
+      const known = deps.holders.get(result.accountName);
+      const notHeld = known !== undefined && !known.holders.has(agentId);
+      return result.outcome === Outcome.UNREACHABLE && !notHeld ? "ordinary" : "stray";
+    }
     return deps.pending.peek(agentId, result.requestId, result.accountName) === undefined ? "stray" : "expected";
   }
 

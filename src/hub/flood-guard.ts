@@ -38,6 +38,10 @@ function bucket(rate: number, burst: number, start: number) {
       }
       return Math.ceil(((1 - tokens) * 1000) / rate);
     },
+    /** Tokens left now (without refilling). */
+    get left() {
+      return tokens;
+    },
   };
 }
 
@@ -49,10 +53,10 @@ export function createFloodGuard(now: number, patienceMs: number): FloodGuard {
   return {
     ordinary(at) {
       const wait = messages.take(at);
-      if (wait === 0) {
-        throttledSince = undefined;
-        return { kind: "take" };
-      }
+      // Throttling is over once the bucket has refilled a good part, not at the first token a
+      // wait earned: an agent that keeps sending at the limit stays throttled.
+      if (wait === 0 && messages.left >= FLOOD_BURST / 10) throttledSince = undefined;
+      if (wait === 0) return { kind: "take" };
       throttledSince ??= at;
       if (at - throttledSince > patienceMs) return { kind: "disconnect", reason: `sent more than ${FLOOD_RATE} messages per second for too long` };
       return { kind: "wait", ms: wait };

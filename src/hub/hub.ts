@@ -93,6 +93,7 @@ export function createHub(deps: HubDeps): Hub {
     clock,
     logger,
     pending,
+    holders,
     limits: config.limits,
     // Throttled for as long as it would take to miss its heartbeats: the agent is not keeping to the protocol.
     floodPatienceMs: config.heartbeat.intervalMs * config.heartbeat.missedLimit,

@@ -109,6 +109,8 @@ export interface TestAgentOptions {
   onOperation?: (op: Extract<Received, { kind: "operation" }>, agentId: string) => OperationAnswer | Promise<OperationAnswer>;
   /** Send heartbeats at the welcome's interval (default true). */
   heartbeats?: boolean;
+  /** A connection of its own, as a separate agent pod has (grpc-js otherwise shares one between clients of a target). */
+  ownConnection?: boolean;
   /** The first message to send instead of hello (for protocol tests); null sends nothing at all. */
   firstMessage?: Record<string, unknown> | null;
 }
@@ -140,12 +142,12 @@ export interface TestAgent {
 }
 
 type AgentClient = grpc.Client & { Connect(): grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> };
-type ServiceCtor = new (target: string, credentials: grpc.ChannelCredentials) => AgentClient;
+type ServiceCtor = new (target: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) => AgentClient;
 
 /** Connects a scripted agent and sends hello. */
 export function connectTestAgent(options: TestAgentOptions): TestAgent {
   const pkg = grpc.loadPackageDefinition(definition) as unknown as { agenthub: { v1: { AgentService: ServiceCtor } } };
-  const client = new pkg.agenthub.v1.AgentService(options.target, grpc.credentials.createInsecure());
+  const client = new pkg.agenthub.v1.AgentService(options.target, grpc.credentials.createInsecure(), options.ownConnection === true ? { "grpc.use_local_subchannel_pool": 1 } : {});
   const call = client.Connect();
   const received: Received[] = [];
   const holdings = new Map<string, boolean>();
