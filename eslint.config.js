@@ -10,6 +10,7 @@ import { createTypeScriptImportResolver } from "eslint-import-resolver-typescrip
  * never from those after it; `gen/` is below all of them.
  */
 const LAYERS = [
+  ["model"],
   ["config", "log"],
   ["store"],
   ["rest", "auth"],

@@ -1,7 +1,7 @@
-import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { NewAccount } from "../store/account-store.js";
 import type { RequestProblems } from "./api-errors.js";
-import { nameProblem } from "./account-names.js";
+import { nameProblem, nulPath } from "../model/account-names.js";
 import { AccountSource, AccountState } from "./account-states.js";
 import { fieldPath, type BodyObject } from "./request-body.js";
 
@@ -21,26 +21,6 @@ const FIELD_TYPES: Record<string, "string" | "boolean"> = {
   kubeconfigAgent: "string",
   serviceAccount: "boolean",
 };
-
-/** The path of the first key or string under `value` that holds a NUL character, if any. */
-function nulPath(value: JsonValue, path: string): string | undefined {
-  if (typeof value === "string") return value.includes("\u0000") ? path : undefined;
-  if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) {
-      const found = nulPath(item, `${path}[${i}]`);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  if (value === null || typeof value !== "object") return undefined;
-  for (const [key, inner] of Object.entries(value)) {
-    const here = path === "" ? key : `${path}.${key}`;
-    if (key.includes("\u0000")) return here;
-    const found = nulPath(inner, here);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
 
 /**
  * Checks the type of every field of `object` that the hub reads and returns a copy with

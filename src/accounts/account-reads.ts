@@ -7,7 +7,7 @@ import { accountFilterConditions, type AccountFilter } from "../store/account-fi
 import { accountScopePredicate } from "../store/account-scope.js";
 import { createAccountStore } from "../store/account-store.js";
 import type { Database } from "../store/database.js";
-import { nameProblem } from "./account-names.js";
+import { nameProblem } from "../model/account-names.js";
 import { accountView, clouddriverOnlyView, type AccountViewInit } from "./account-view.js";
 import type { Paging } from "./paging.js";
 

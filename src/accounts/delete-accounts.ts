@@ -1,10 +1,10 @@
 import { createAccountStore, type AccountRow, type AccountUpdate } from "../store/account-store.js";
 import { noProblems, throwIfInvalid } from "./api-errors.js";
 import { notifyHub, type AccountContext } from "./account-context.js";
-import { nameProblem } from "./account-names.js";
+import { nameProblem } from "../model/account-names.js";
 import { AccountState } from "./account-states.js";
 import { inAccountTransaction } from "./optimistic-transaction.js";
-import { reportDuplicates } from "./request-body.js";
+import { reportDuplicates, reportTooMany } from "./request-body.js";
 import { writableAccounts } from "./writable-accounts.js";
 
 /** The row as it is, only DELETING; from any state, so that a failed deletion can be tried again. */
@@ -29,6 +29,7 @@ function deletion(row: AccountRow): AccountUpdate {
 export async function deleteAccounts(context: AccountContext, names: readonly string[]): Promise<void> {
   const problems = noProblems();
   if (names.length === 0) problems.fields.push({ field: "body", reason: "expected a non-empty JSON array of account names" });
+  if (reportTooMany(names.length, problems)) throwIfInvalid(problems);
   names.forEach((name, i) => {
     const problem = nameProblem(name);
     if (problem !== undefined) problems.fields.push({ field: `[${i}]`, reason: problem });

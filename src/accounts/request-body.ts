@@ -24,6 +24,16 @@ export function bodyJson(value: Value | undefined): JsonValue | undefined {
   return toJson(ValueSchema, value);
 }
 
+/** The most accounts one request may name (design section 15): bigger changes are split by the client. */
+export const MAX_ACCOUNTS_PER_REQUEST = 1000;
+
+/** Reports a request naming more than MAX_ACCOUNTS_PER_REQUEST accounts; true when it does. */
+export function reportTooMany(count: number, problems: RequestProblems): boolean {
+  if (count <= MAX_ACCOUNTS_PER_REQUEST) return false;
+  problems.fields.push({ field: "body", reason: `has ${count} accounts; at most ${MAX_ACCOUNTS_PER_REQUEST} are allowed in one request` });
+  return true;
+}
+
 /** The objects of `items`, reporting each element that is not an object. */
 function objectsOf(items: readonly JsonValue[], problems: RequestProblems): BodyObject[] {
   const objects: BodyObject[] = [];
@@ -44,6 +54,7 @@ export function arrayOfObjects(body: JsonValue | undefined, shape: string, probl
     problems.fields.push({ field: "body", reason: "the array is empty" });
     return [];
   }
+  if (reportTooMany(body.length, problems)) return [];
   return objectsOf(body, problems);
 }
 

@@ -1,4 +1,4 @@
-import { nameProblem } from "../accounts/account-names.js";
+import { nameProblem } from "../model/account-names.js";
 import { AccountSource, AccountState } from "../accounts/account-states.js";
 import type { ClouddriverStamp } from "../store/clouddriver-accounts.js";
 import { AUTOSCAN_ORIGIN, type TrackedAccount } from "./autoscan-store.js";

@@ -134,7 +134,8 @@ export function createAutoscan(deps: AutoscanDeps): Autoscan {
   const clock = deps.clock ?? systemClock;
   const context: AccountContext = { database, clouddriverSchema, reconciler, logger };
   const table = clouddriverTableLabel(clouddriverSchema);
-  const removedMessage = `deactivated by autoscan: its row was removed from Clouddriver's accounts table ${table}`;
+  const removalReason = `by autoscan: its row was removed from Clouddriver's accounts table ${table}`;
+  const removedMessage = `deactivated ${removalReason}`;
   let lastOutcome: ScanReport["outcome"] | undefined;
 
   /** One locked transaction: reads both tables, writes the hub's, and returns what the hub must hear. */
@@ -170,7 +171,7 @@ export function createAutoscan(deps: AutoscanDeps): Autoscan {
       const changes: AccountChange[] = [
         ...inserted.map((name): AccountChange => ({ name, kind: "activate" })),
         ...refreshes.flatMap((r) => (r.change === undefined ? [] : [r.change])),
-        ...plan.removals.flatMap((r): AccountChange[] => (r.step === "deactivate" ? [{ name: r.row.name, kind: "deactivate" }] : [])),
+        ...plan.removals.flatMap((r): AccountChange[] => (r.step === "deactivate" ? [{ name: r.row.name, kind: "deactivate", reason: removalReason }] : [])),
       ];
       const report: ScanReport = {
         outcome: "scanned",

@@ -11,7 +11,7 @@ export interface HubConfig {
   dataDir: string;
   hubId: string;
   logLevel: string;
-  dynamicAccounts: { enabled: boolean; maxRetries: number; retryFrequencyMs: number };
+  dynamicAccounts: { enabled: boolean; maxRetries: number; retryFrequencyMs: number; assignTimeoutMs: number };
   grpc: { agentPort: number | undefined };
   heartbeat: { intervalMs: number; missedLimit: number };
   operationTimeoutMs: number;
@@ -36,6 +36,28 @@ export interface HubConfig {
   };
   /** How long `kubesvc_account_events` keeps a record. */
   audit: { retentionMs: number };
+  /** Bounds on every input (design section 15). */
+  limits: Limits;
+}
+
+/** Bounds on every input (design section 15); README.md "Limits" describes each key. */
+export interface Limits {
+  /** The largest gRPC/Connect message either way, after decompression. */
+  maxMessageBytes: number;
+  /** How long a new agent stream may take to send hello. */
+  helloTimeoutMs: number;
+  /** Static accounts one hello may carry. */
+  maxStaticAccounts: number;
+  /** Bytes queued for one agent before it counts as not reading. */
+  agentOutboxBytes: number;
+  /** Open TCP connections per listener. */
+  maxConnections: number;
+  /** Time a client has to send a request's headers (HTTP/1.1). */
+  headersTimeoutMs: number;
+  /** Time a client has to send a whole request (HTTP/1.1). */
+  requestTimeoutMs: number;
+  /** A connection with no traffic either way this long is closed. */
+  idleTimeoutMs: number;
 }
 
 /** A configuration key or value that cannot be used; the message names the key. */
@@ -104,6 +126,15 @@ const KEYS: Record<string, KeySpec> = {
   "auth.jwt.issuer": key("string", (c, v) => (c.auth.jwt.issuer = v)),
   "auth.jwt.audience": key("string", (c, v) => (c.auth.jwt.audience = v)),
   "audit.retention": key("duration", (c, v) => (c.audit.retentionMs = v)),
+  "dynamicAccounts.assignTimeout": key("duration", (c, v) => (c.dynamicAccounts.assignTimeoutMs = v)),
+  "limits.maxMessageBytes": key("bytes", (c, v) => (c.limits.maxMessageBytes = v)),
+  "limits.helloTimeout": key("duration", (c, v) => (c.limits.helloTimeoutMs = v)),
+  "limits.maxStaticAccounts": key("int", (c, v) => (c.limits.maxStaticAccounts = v)),
+  "limits.agentOutboxBytes": key("bytes", (c, v) => (c.limits.agentOutboxBytes = v)),
+  "limits.maxConnections": key("int", (c, v) => (c.limits.maxConnections = v)),
+  "limits.headersTimeout": key("duration", (c, v) => (c.limits.headersTimeoutMs = v)),
+  "limits.requestTimeout": key("duration", (c, v) => (c.limits.requestTimeoutMs = v)),
+  "limits.idleTimeout": key("duration", (c, v) => (c.limits.idleTimeoutMs = v)),
 };
 
 /** The defaults of design section 12. */
@@ -117,7 +148,7 @@ export function defaultConfig(): HubConfig {
     dataDir: "./data",
     hubId: "",
     logLevel: "info",
-    dynamicAccounts: { enabled: true, maxRetries: 3, retryFrequencyMs: 5_000 },
+    dynamicAccounts: { enabled: true, maxRetries: 3, retryFrequencyMs: 5_000, assignTimeoutMs: 30_000 },
     grpc: { agentPort: undefined },
     heartbeat: { intervalMs: 20_000, missedLimit: 3 },
     operationTimeoutMs: 30_000,
@@ -132,6 +163,16 @@ export function defaultConfig(): HubConfig {
     tls: { certFile: "", keyFile: "", clientCaFile: "" },
     auth: { enabled: false, allowUnauthenticated: false, credentialsFile: "", jwt: { jwksFile: "", issuer: "", audience: "" } },
     audit: { retentionMs: 30 * 86_400_000 },
+    limits: {
+      maxMessageBytes: 4 * 1024 * 1024,
+      helloTimeoutMs: 10_000,
+      maxStaticAccounts: 1000,
+      agentOutboxBytes: 16 * 1024 * 1024,
+      maxConnections: 15_000,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 60_000,
+      idleTimeoutMs: 120_000,
+    },
   };
 }
 
@@ -241,6 +282,12 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (config.heartbeat.missedLimit < 1) throw new ConfigError("configuration key heartbeat.missedLimit: must be at least 1");
   if (config.autoscan.batchSize < 1) throw new ConfigError("configuration key autoscan.batchSize: must be at least 1");
   if (!/^(trace|debug|info|warn|error|fatal|silent)$/.test(config.logLevel)) throw new ConfigError(`configuration key log.level: unknown level ${config.logLevel}`);
+  for (const [path, ms] of [["dynamicAccounts.assignTimeout", config.dynamicAccounts.assignTimeoutMs], ["limits.helloTimeout", config.limits.helloTimeoutMs], ["limits.headersTimeout", config.limits.headersTimeoutMs], ["limits.requestTimeout", config.limits.requestTimeoutMs], ["limits.idleTimeout", config.limits.idleTimeoutMs], ["limits.maxConnections", config.limits.maxConnections]] as const) {
+    if (ms <= 0) throw new ConfigError(`configuration key ${path}: must be more than 0`);
+  }
+  if (config.limits.idleTimeoutMs <= config.heartbeat.intervalMs) {
+    throw new ConfigError("configuration key limits.idleTimeout: must be longer than heartbeat.interval, or idle agents would be cut");
+  }
   if (config.database.schema !== "" && !/^[A-Za-z_][A-Za-z0-9_$]*$/.test(config.database.schema)) {
     throw new ConfigError(`configuration key database.schema: not a plain schema name (${config.database.schema})`);
   }

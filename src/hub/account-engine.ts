@@ -8,6 +8,7 @@ import type { AccountRuntime } from "./account-draft.js";
 import type { AgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
 import type { Clock } from "./clock.js";
+import { halves, isDataRefusal, refusalText, sqlState } from "./batch-splitter.js";
 import { createBatchRunner, type Committed, type EngineEvent, type ReleasedAgent } from "./engine-batch.js";
 import type { HolderIndex } from "./holder-index.js";
 import type { Addressed, HubLetter } from "./hub-mailbox.js";
@@ -187,6 +188,10 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
           await new Promise<void>((resolve) => clock.after(5 + Math.floor(Math.random() * 20), resolve));
           continue;
         }
+        if (isDataRefusal(err)) {
+          await splitRefused(items, err);
+          return;
+        }
         logger.error({ err, attempt, events: items.length }, "assignment batch failed");
         if (attempt < BATCH_ATTEMPTS && !closed) {
           await new Promise<void>((resolve) => clock.after(100 * attempt, resolve));
@@ -198,9 +203,40 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     }
   }
 
-  /** A batch that cannot be written: callers hear of it, agents reconnect, departures are tried again later. */
+  /** The database refused what the batch wrote: its halves run alone, down to the one event refused (batch-splitter.ts). */
+  async function splitRefused(items: Queued[], err: unknown): Promise<void> {
+    const [only] = items;
+    if (items.length === 1 && only !== undefined) {
+      refusedAlone(only, err);
+      return;
+    }
+    logger.warn({ events: items.length, sqlState: sqlState(err) }, "the database refused an assignment batch; running its halves alone");
+    for (const half of halves(items)) await runBatch(half);
+  }
+
+  /** The one event the database refuses: only its agent hears of it; an API change is left to the transient sweep. */
+  function refusedAlone({ event, done }: Queued, err: unknown): void {
+    const why = refusalText(err);
+    logger.error({ event: event.type, sqlState: sqlState(err), why }, "the database refused one engine event; the rest of its batch went on");
+    done?.resolve();
+    if (event.type === "join") {
+      event.session.close("could not be stored", new ConnectError(`the hub could not store agent ${event.session.agentId}: ${why}`, Code.InvalidArgument));
+    } else if (event.type === "result") {
+      registry.get(event.agentId)?.close("sent a result that could not be stored", new ConnectError(`the hub could not store a result of agent ${event.agentId}: ${why}`, Code.InvalidArgument));
+    }
+  }
+
+  /**
+   * A batch that cannot be written (the database is away): agents reconnect, departures and API
+   * changes are tried again later (a 202 is a promise; the REST caller already has its answer).
+   */
   function giveUp(items: Queued[], err: unknown): void {
     for (const { event, done } of items) {
+      if (event.type === "changes" || event.type === "retry") {
+        done?.resolve();
+        if (!closed) clock.after(1_000, () => post(event));
+        continue;
+      }
       done?.reject(err);
       if (event.type === "join") {
         event.session.close("could not be registered", new ConnectError("the hub could not register the agent; reconnect", Code.Unavailable));
@@ -231,6 +267,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       if (d.retryInMs !== undefined && keep) scheduleRetry(d.name, d.retryInMs);
     }
 
+    for (const s of c.superseded) s.close("replaced by a newer connection", new ConnectError(`agent ${s.agentId} connected again; this stream is replaced`, Code.Aborted));
     for (const s of c.turnedAway) s.close("the hub is shutting down", new ConnectError("the hub is shutting down; reconnect", Code.Unavailable));
     const now = clock.now();
     for (const s of c.joined) {

@@ -116,19 +116,33 @@ export function activate(b: Batch, d: AccountDraft): void {
 }
 
 /** PATCH INACTIVE or DELETE (the API wrote TO_DEACTIVATE or DELETING): tell the holders to stop. */
-export function deactivate(b: Batch, d: AccountDraft, deleting: boolean): void {
+export function deactivate(b: Batch, d: AccountDraft, deleting: boolean, reason?: string): void {
   if (isStatic(d) || d.status !== (deleting ? State.DELETING : State.TO_DEACTIVATE)) return;
   d.rt = {};
+  const cause = reason === undefined || reason === "" ? "" : ` ${reason}`;
   if (d.holders.size === 0) {
     if (deleting) d.deleted = true;
     d.status = State.INACTIVE;
-    d.message = "deactivated; no agent held it";
+    d.message = `deactivated${cause}; no agent held it`;
     return;
   }
   const holders = [...d.holders.keys()].sort();
   for (const agentId of holders) tell(b, agentId, d, "delete");
   d.status = deleting ? State.DELETING : State.DEACTIVATING;
-  d.message = `${deleting ? "deleting" : "deactivating"}: waiting for ${agentsLabel(holders)} to stop serving it`;
+  d.message = `${deleting ? "deleting" : "deactivating"}${cause}${WAITING}${agentsLabel(holders)} to stop serving it`;
+}
+
+const WAITING = ": waiting for ";
+
+/**
+ * Why the account is being deactivated, as the deactivating message says it (" by autoscan: ..."),
+ * or "" for an operator's request. Read back from the message, since the answers that finish a
+ * deactivation arrive in later batches, possibly after a restart.
+ */
+function deactivationCause(d: AccountDraft): string {
+  const m = /^deactivating/.exec(d.message);
+  const end = d.message.lastIndexOf(WAITING);
+  return m === null || end < 0 ? "" : d.message.slice("deactivating".length, end);
 }
 
 /** Whether a PUT moved a pinned account to another zone than the one its holders serve it from. */
@@ -184,11 +198,12 @@ export function recover(b: Batch, d: AccountDraft, why: string): void {
   }
 }
 
-function finishIfUnheld(d: AccountDraft, why: string): void {
+/** The last holder let go of a deactivating account: INACTIVE, saying why it was deactivated and how it ended (`what`). */
+function finishIfUnheld(d: AccountDraft, what: string): void {
   if (d.holders.size > 0) return;
   if (d.status === State.DEACTIVATING) {
     d.status = State.INACTIVE;
-    d.message = `deactivated${why}`;
+    d.message = `deactivated${deactivationCause(d)}: ${what}`;
   } else if (d.status === State.DELETING) {
     d.deleted = true;
   }
@@ -231,7 +246,7 @@ function unreachable(b: Batch, d: AccountDraft, failure: AgentFailure): void {
   dropHolder(b, d, failure.agentId, true);
   forgetHandoff(d, failure.agentId);
   if (d.status === State.DEACTIVATING || d.status === State.DELETING) {
-    finishIfUnheld(d, "");
+    finishIfUnheld(d, `${unreachableLabel(failure)}; dropped it`);
     return;
   }
   if (isStatic(d)) {
@@ -280,9 +295,12 @@ export function answered(b: Batch, d: AccountDraft, answer: AccountAnswer): void
     return;
   }
   if (answer.asked === "delete") {
+    // A delete that dropped a holder is done once sent; its late answer must not drop the
+    // agent again after a later round made it a holder anew (the account would hold nothing).
+    if (d.status !== State.DEACTIVATING && d.status !== State.DELETING) return;
     if (outcome === Outcome.OK || outcome === Outcome.UNREACHABLE) {
       dropHolder(b, d, agentId, false);
-      finishIfUnheld(d, "");
+      finishIfUnheld(d, outcome === Outcome.OK ? `${agentLabel(agentId, failure.zone)} stopped serving it` : `${unreachableLabel(failure)}; dropped it`);
     } else {
       d.status = State.FAILED;
       d.message = `${agentLabel(agentId, failure.zone)} failed to delete the account: ${answer.message === "" ? "no reason given" : answer.message}`;
@@ -325,7 +343,7 @@ export function holderGone(b: Batch, d: AccountDraft, agentId: string, zone: str
   forgetHandoff(d, agentId);
   const what = `${agentLabel(agentId, zone)} ${reason}`;
   if (d.status === State.DEACTIVATING || d.status === State.DELETING) {
-    finishIfUnheld(d, ` (${what})`);
+    finishIfUnheld(d, what);
     return;
   }
   if (isStatic(d)) {

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Account, ConnectResponse, Hello } from "../../gen/agenthub/v1/agent_pb.js";
+import { toBinary } from "@bufbuild/protobuf";
+import { ConnectResponseSchema, type Account, type ConnectResponse, type Hello } from "../../gen/agenthub/v1/agent_pb.js";
 import { createOutbox, type Outbox } from "./outbox.js";
 
 /** Messages queued for one agent before the hub gives up on it as too slow. */
@@ -38,9 +39,24 @@ export interface AgentSession {
   close(reason: string, error?: ConnectError): void;
 }
 
-/** Creates the session of a stream that has just sent `hello`. */
-export function createAgentSession(hello: Hello, now: number, onClose: (session: AgentSession) => void): AgentSession {
-  const outbox: Outbox<ConnectResponse> = createOutbox(OUTBOX_CAPACITY);
+/** The size of a message on the wire, measured only for messages that must wait in an outbox. */
+function wireSize(message: ConnectResponse): number {
+  return toBinary(ConnectResponseSchema, message).length;
+}
+
+/**
+ * Creates the session of a stream that has just sent `hello`; its outbox holds at most
+ * OUTBOX_CAPACITY messages and `outboxBytes` bytes (`limits.agentOutboxBytes`), counting the bytes
+ * `wireBacklog` says were written to the stream but not sent yet.
+ */
+export function createAgentSession(
+  hello: Hello,
+  now: number,
+  onClose: (session: AgentSession) => void,
+  outboxBytes = Infinity,
+  wireBacklog: () => number = () => 0,
+): AgentSession {
+  const outbox: Outbox<ConnectResponse> = createOutbox(OUTBOX_CAPACITY, outboxBytes, wireSize);
   let closed = false;
   let closeReason = "";
   let closeError: ConnectError | undefined;
@@ -62,7 +78,8 @@ export function createAgentSession(hello: Hello, now: number, onClose: (session:
       return closeError;
     },
     send(message) {
-      if (outbox.offer(message)) return true;
+      // Written but unsent bytes count too: Node buffers writes of a stream the agent does not read.
+      if (outbox.bytes + wireBacklog() <= outboxBytes && outbox.offer(message)) return true;
       session.close(
         "did not read its messages fast enough",
         new ConnectError(`agent ${hello.agentId} did not read its messages fast enough; reconnect`, Code.ResourceExhausted),

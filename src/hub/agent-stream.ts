@@ -1,16 +1,31 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import type { ConnectRequest, ConnectResponse, Hello } from "../../gen/agenthub/v1/agent_pb.js";
+import { Outcome, type AccountResult, type ConnectRequest, type ConnectResponse, type Hello } from "../../gen/agenthub/v1/agent_pb.js";
+import type { Limits } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
+import { cleanAgentText, withoutNul } from "./agent-text.js";
 import { createAgentSession, type AgentSession } from "./agent-session.js";
 import type { Clock } from "./clock.js";
 import type { AccountEngine } from "./account-engine.js";
+import { createFloodGuard, type Verdict } from "./flood-guard.js";
+import { checkHello } from "./hello-limits.js";
 import type { OperationRouter } from "./operations.js";
+import type { HolderIndex } from "./holder-index.js";
+import { formatDuration } from "./operator-messages.js";
+import type { PendingRequests } from "./pending-requests.js";
+import { wireBacklogKey } from "./wire-backlog.js";
 
 export interface AgentStreamDeps {
   engine: AccountEngine;
   operations: OperationRouter;
   clock: Clock;
   logger: Logger;
+  /** The account messages agents are expected to answer: answers to anything else are strays. */
+  pending: PendingRequests;
+  /** Holders of the accounts this replica's engine handled: an unsolicited report on an account the agent is known not to hold is a stray. */
+  holders: HolderIndex;
+  limits: Limits;
+  /** An agent throttled this long without pause is disconnected (flood-guard.ts). */
+  floodPatienceMs: number;
   /** Runs once when a session ends, whatever ended it. */
   onClosed(session: AgentSession): void;
   /** Checks hello against the stream's credential (design section 14); throws to refuse it. */
@@ -24,8 +39,26 @@ function helloOf(first: IteratorResult<ConnectRequest>): Hello {
   if (msg.case !== "hello") {
     throw new ConnectError(`the first message must be hello, not ${msg.case ?? "an empty message"}`, Code.InvalidArgument);
   }
-  if (msg.value.agentId === "") throw new ConnectError("hello.agent_id must not be empty", Code.InvalidArgument);
   return msg.value;
+}
+
+/** The first message, or DEADLINE_EXCEEDED when none arrives within `ms` (design section 15). */
+async function firstMessage(iterator: AsyncIterator<ConnectRequest>, ms: number, clock: Clock): Promise<IteratorResult<ConnectRequest>> {
+  let cancel: (() => void) | undefined;
+  const late = new Promise<never>((_, reject) => {
+    cancel = clock.after(ms, () => reject(new ConnectError(`no hello within ${formatDuration(ms)} of the stream's start`, Code.DeadlineExceeded)));
+  });
+  try {
+    return await Promise.race([iterator.next(), late]);
+  } finally {
+    cancel?.();
+  }
+}
+
+/** An AccountResult as the hub keeps it: its message cleaned and cut (design section 15). */
+function cleanResult(result: AccountResult): AccountResult {
+  result.message = cleanAgentText(result.message);
+  return result;
 }
 
 /**
@@ -38,29 +71,67 @@ function helloOf(first: IteratorResult<ConnectRequest>): Hello {
 export function createAgentStreamHandler(deps: AgentStreamDeps) {
   const { engine, operations, clock, logger } = deps;
 
+  /** Whether an AccountResult answers something this agent was asked, or is a loss it may report unasked. */
+  function accountResultKind(agentId: string, result: AccountResult): "expected" | "ordinary" | "stray" {
+    if (result.requestId === "") {
+      // Unknown to this replica (another replica placed it): let the engine decide.
+      const known = deps.holders.get(result.accountName);
+      const notHeld = known !== undefined && !known.holders.has(agentId);
+      return result.outcome === Outcome.UNREACHABLE && !notHeld ? "ordinary" : "stray";
+    }
+    return deps.pending.peek(agentId, result.requestId, result.accountName) === undefined ? "stray" : "expected";
+  }
+
+  /** Applies the flood guard's verdict; false when the session was closed for flooding. */
+  async function admitted(session: AgentSession, judge: (now: number) => Verdict): Promise<boolean> {
+    for (;;) {
+      const verdict = judge(clock.now());
+      if (verdict.kind === "take") return true;
+      if (verdict.kind === "disconnect") {
+        logger.warn({ agentId: session.agentId, reason: verdict.reason }, "agent disconnected for flooding");
+        session.close(`disconnected: ${verdict.reason}`, new ConnectError(`agent ${session.agentId} ${verdict.reason}`, Code.ResourceExhausted));
+        return false;
+      }
+      await new Promise<void>((resolve) => clock.after(verdict.ms, resolve));
+      if (session.closed) return false;
+    }
+  }
+
   async function readRequests(iterator: AsyncIterator<ConnectRequest>, session: AgentSession): Promise<void> {
+    const guard = createFloodGuard(clock.now(), deps.floodPatienceMs);
     for (;;) {
       const next = await iterator.next();
       if (next.done === true || session.closed) break;
       session.lastSeen = clock.now();
       const msg = next.value.msg;
-      if (msg.case === "accountResult") engine.result(session.agentId, msg.value);
-      else if (msg.case === "operationResult") operations.result(session, msg.value);
-      else if (msg.case === "hello") {
+      if (msg.case === "accountResult") {
+        const kind = accountResultKind(session.agentId, msg.value);
+        if (kind === "expected") engine.result(session.agentId, cleanResult(msg.value));
+        else if (!(await admitted(session, kind === "stray" ? guard.stray : guard.ordinary))) return;
+        else if (kind === "ordinary") engine.result(session.agentId, cleanResult(msg.value));
+      } else if (msg.case === "operationResult") {
+        const result = msg.value;
+        result.message = cleanAgentText(result.message);
+        if (result.result !== undefined) result.result = withoutNul(result.result);
+        if (!operations.result(session, result) && !(await admitted(session, guard.stray))) return;
+      } else if (msg.case === "hello") {
         session.close("sent hello twice", new ConnectError("hello may only be the first message", Code.InvalidArgument));
         return;
+      } else if (!(await admitted(session, guard.ordinary))) {
+        // A heartbeat (or an empty message) only counts as a sign of life.
+        return;
       }
-      // A heartbeat (or an empty message) only counts as a sign of life.
     }
     session.close("disconnected");
   }
 
   return async function* connect(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncGenerator<ConnectResponse> {
     const iterator = requests[Symbol.asyncIterator]();
-    const hello = helloOf(await iterator.next());
+    const hello = helloOf(await firstMessage(iterator, deps.limits.helloTimeoutMs, clock));
+    checkHello(hello, deps.limits.maxStaticAccounts);
     // Before anything is registered: a refused agent leaves no trace in the hub.
     await deps.authorizeHello?.(hello, ctx);
-    const session = createAgentSession(hello, clock.now(), deps.onClosed);
+    const session = createAgentSession(hello, clock.now(), deps.onClosed, deps.limits.agentOutboxBytes, ctx.values.get(wireBacklogKey));
     const onAbort = () => session.close("disconnected");
     ctx.signal.addEventListener("abort", onAbort, { once: true });
     // Not awaited: the request stream only ends after this handler has returned, so waiting for

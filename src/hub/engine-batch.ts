@@ -61,6 +61,8 @@ export interface Committed {
   joined: AgentSession[];
   /** Streams that said hello while the hub was shutting down. */
   turnedAway: AgentSession[];
+  /** Streams whose hello a later hello of the same agent in the same batch replaced: to be closed. */
+  superseded: AgentSession[];
   /** Agent id → the static accounts refused in its welcome. */
   rejected: Map<string, string[]>;
   departed: string[];
@@ -86,6 +88,7 @@ export interface BatchRunnerDeps {
 interface Movements {
   joins: Map<string, AgentSession>;
   turnedAway: AgentSession[];
+  superseded: AgentSession[];
   leaves: Map<string, { zone: string; reason: string }>;
   released: Map<string, { zone: string; hubId: string; reason: string }>;
 }
@@ -129,11 +132,16 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
    * stream passes its holdings on without a detour through ORPHANED.
    */
   function movements(events: readonly EngineEvent[], stopping: boolean): Movements {
-    const m: Movements = { joins: new Map(), turnedAway: [], leaves: new Map(), released: new Map() };
+    const m: Movements = { joins: new Map(), turnedAway: [], superseded: [], leaves: new Map(), released: new Map() };
     for (const e of events) {
       if (e.type !== "join" || e.session.closed) continue;
-      if (stopping) m.turnedAway.push(e.session);
-      else m.joins.set(e.session.agentId, e.session);
+      if (stopping) {
+        m.turnedAway.push(e.session);
+        continue;
+      }
+      const earlier = m.joins.get(e.session.agentId);
+      if (earlier !== undefined) m.superseded.push(earlier);
+      m.joins.set(e.session.agentId, e.session);
     }
     for (const e of events) {
       if (e.type === "leave" && registry.get(e.session.agentId) === e.session && !m.joins.has(e.session.agentId)) {
@@ -276,8 +284,8 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
           const d = draft(c.name);
           if (d === undefined) continue;
           if (c.kind === "activate") activate(b, d);
-          else if (c.kind === "deactivate") deactivate(b, d, false);
-          else if (c.kind === "delete") deactivate(b, d, true);
+          else if (c.kind === "deactivate") deactivate(b, d, false, c.reason);
+          else if (c.kind === "delete") deactivate(b, d, true, c.reason);
           else updated(b, d);
         }
       } else if (e.type === "retry") {
@@ -433,6 +441,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
       batch: b,
       joined: [...m.joins.values()],
       turnedAway: m.turnedAway,
+      superseded: m.superseded,
       rejected,
       departed: [...m.leaves.keys(), ...m.released.keys()],
       answered: loaded.answers.map((a) => ({ requestId: a.requestId, account: a.name })),

@@ -1,4 +1,6 @@
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { AccountResultSchema, Outcome } from "../../gen/agenthub/v1/agent_pb.js";
 import type { AgentService } from "../../gen/agenthub/v1/agent_pb.js";
 import type { OperationService } from "../../gen/agenthub/v1/operations_pb.js";
 import type { HubConfig } from "../config/config.js";
@@ -15,9 +17,11 @@ import { createHubLease } from "./hub-lease.js";
 import { createHubMailbox, type Addressed } from "./hub-mailbox.js";
 import { noHubObserver, type HubObserver } from "./hub-observer.js";
 import { createOperationRouter } from "./operations.js";
+import { formatDuration } from "./operator-messages.js";
 import { createPendingRequests } from "./pending-requests.js";
 import type { AccountReconciler } from "./reconciler.js";
 import { createStaticCleanup } from "./static-cleanup.js";
+import { createTransientSweep } from "./transient-sweep.js";
 
 export interface HubDeps {
   database: Database;
@@ -66,7 +70,18 @@ export function createHub(deps: HubDeps): Hub {
       await engine.deliver(letters);
     },
   });
-  const engine = createAccountEngine({ database, config, logger, hubId, clock, registry, holders, pending: createPendingRequests(), post: mailbox.post, observer });
+  const assignTimeoutMs = config.dynamicAccounts.assignTimeoutMs;
+  const pending = createPendingRequests({
+    clock,
+    timeoutMs: assignTimeoutMs,
+    // No answer in time counts as UNREACHABLE for that holder: fallback and retries as for an answer (design section 4).
+    expired(agentId, requestId, unanswered) {
+      logger.warn({ agentId, requestId, accounts: unanswered.length }, "agent did not answer an account message in time");
+      const message = `did not answer within ${formatDuration(assignTimeoutMs)} (dynamicAccounts.assignTimeout)`;
+      for (const accountName of unanswered) engine.result(agentId, create(AccountResultSchema, { requestId, accountName, outcome: Outcome.UNREACHABLE, message }));
+    },
+  });
+  const engine = createAccountEngine({ database, config, logger, hubId, clock, registry, holders, pending, post: mailbox.post, observer });
   const operations = createOperationRouter({
     database,
     registry,
@@ -83,7 +98,19 @@ export function createHub(deps: HubDeps): Hub {
     observer.agentLeft(session.agentId);
     engine.leave(session);
   };
-  const connect = createAgentStreamHandler({ engine, operations, clock, logger, onClosed, ...(deps.authorizeHello === undefined ? {} : { authorizeHello: deps.authorizeHello }) });
+  const connect = createAgentStreamHandler({
+    engine,
+    operations,
+    clock,
+    logger,
+    pending,
+    holders,
+    limits: config.limits,
+    // Throttled for as long as it would take to miss its heartbeats: the agent is not keeping to the protocol.
+    floodPatienceMs: config.heartbeat.intervalMs * config.heartbeat.missedLimit,
+    onClosed,
+    ...(deps.authorizeHello === undefined ? {} : { authorizeHello: deps.authorizeHello }),
+  });
   const heartbeats = createHeartbeatMonitor({
     database,
     registry,
@@ -109,6 +136,15 @@ export function createHub(deps: HubDeps): Hub {
     },
   });
   const cleanup = createStaticCleanup({ database, clock, logger, cleanupAfterMs: config.staticAccounts.cleanupAfterMs });
+  const sweep = createTransientSweep({
+    database,
+    clock,
+    logger,
+    everyMs: 5 * config.hub.heartbeatIntervalMs,
+    // Longer than any step of a placement: a deadline, a round's pause, a dead replica's lease.
+    staleMs: config.dynamicAccounts.assignTimeoutMs + config.dynamicAccounts.retryFrequencyMs + config.hub.leaseTtlMs,
+    changed: (changes) => engine.accountsChanged(changes),
+  });
 
   let stopping: Promise<void> | undefined;
   /**
@@ -142,6 +178,7 @@ export function createHub(deps: HubDeps): Hub {
       await mailbox.start();
       heartbeats.start();
       cleanup.start();
+      sweep.start();
     },
     async close() {
       await stopAgents();
@@ -149,6 +186,7 @@ export function createHub(deps: HubDeps): Hub {
       await heartbeats.stop();
       await mailbox.stop();
       await cleanup.stop();
+      await sweep.stop();
       await lease.stop();
       engine.close();
     },

@@ -32,8 +32,8 @@ export interface OperationRouterDeps {
 /** OperationService.Execute and the bookkeeping of operations in flight. */
 export interface OperationRouter {
   service: ServiceImpl<typeof OperationService>;
-  /** An agent's OperationResult. */
-  result(session: AgentSession, result: OperationResult): void;
+  /** An agent's OperationResult; false when no operation in flight expects it from this stream (a stray). */
+  result(session: AgentSession, result: OperationResult): boolean;
   /** Letters about operations: one to run for another replica, or the answer to one this replica forwarded. */
   deliver(letters: readonly HubLetter[]): void;
   /** A stream ended: its operations in flight will not be answered. */
@@ -216,8 +216,9 @@ export function createOperationRouter(deps: OperationRouterDeps): OperationRoute
     result(session, result) {
       const op = inFlight.get(result.operationId);
       // Only the agent that was asked may answer; anything else is a stray or late message.
-      if (op === undefined || op.session !== session) return;
+      if (op === undefined || op.session !== session) return false;
       op.settle(result);
+      return true;
     },
     deliver(letters) {
       for (const letter of letters) {

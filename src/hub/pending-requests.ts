@@ -1,3 +1,5 @@
+import type { Clock } from "./clock.js";
+
 /** An account message sent to an agent whose answers are still expected. */
 export interface PendingRequest {
   agentId: string;
@@ -24,14 +26,28 @@ export interface PendingRequests {
   forgetAgent(agentId: string): void;
 }
 
-/** Creates an empty set of pending requests. */
-export function createPendingRequests(): PendingRequests {
+/**
+ * A per-request deadline (`dynamicAccounts.assignTimeout`, design section 15): a request some of
+ * whose accounts are still unanswered when it runs out is reported, so that the engine can count
+ * the silence as UNREACHABLE for that holder.
+ */
+export interface RequestDeadline {
+  clock: Clock;
+  timeoutMs: number;
+  expired(agentId: string, requestId: string, unanswered: string[]): void;
+}
+
+/** Creates an empty set of pending requests; with a deadline, each request is timed from `add`. */
+export function createPendingRequests(deadline?: RequestDeadline): PendingRequests {
   const byId = new Map<string, PendingRequest>();
   const byAgent = new Map<string, Set<string>>();
+  const timers = new Map<string, () => void>();
   let counter = 0;
   const remove = (requestId: string) => {
     const request = byId.get(requestId);
     if (request === undefined) return;
+    timers.get(requestId)?.();
+    timers.delete(requestId);
     byId.delete(requestId);
     const ids = byAgent.get(request.agentId);
     ids?.delete(requestId);
@@ -44,6 +60,16 @@ export function createPendingRequests(): PendingRequests {
       let ids = byAgent.get(request.agentId);
       if (ids === undefined) byAgent.set(request.agentId, (ids = new Set()));
       ids.add(requestId);
+      if (deadline !== undefined) {
+        timers.set(
+          requestId,
+          deadline.clock.after(deadline.timeoutMs, () => {
+            timers.delete(requestId);
+            // Still pending: the answers are left to the engine, which removes them as it applies them.
+            if (byId.get(requestId) === request && request.accounts.size > 0) deadline.expired(request.agentId, requestId, [...request.accounts.keys()]);
+          }),
+        );
+      }
     },
     peek(agentId, requestId, account) {
       const request = byId.get(requestId);

@@ -3,6 +3,8 @@ export interface AccountChange {
   name: string;
   /** activate: PATCH ACTIVE; deactivate: PATCH INACTIVE; delete: DELETE; update: PUT/migrate/PATCH changed the definition. */
   kind: "activate" | "deactivate" | "delete" | "update";
+  /** Why, in operator words, when it was not an operator's request (e.g. autoscan's removal); kept in lastAssignmentMsg until the change is done. */
+  reason?: string;
 }
 
 /**

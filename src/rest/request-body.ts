@@ -30,9 +30,11 @@ function tooLarge(maxBytes: number): RestError {
  * declared without a JSON Content-Type, and 413 before reading when Content-Length is too
  * large; otherwise counts while reading and stops taking data at the limit (HTTP/2 and chunked
  * bodies have no length up front). An HTTP/2 body without Content-Length is only known to exist
- * once read, so its Content-Type is checked afterwards. An empty body is zero bytes.
+ * once read, so its Content-Type is checked afterwards. An empty body is zero bytes. A body not
+ * complete within `timeoutMs` (0: no limit) is answered 408, so a half-sent request cannot hold
+ * its stream and buffer forever.
  */
-export async function readBody(req: NodeRequest, maxBytes: number): Promise<Buffer> {
+export async function readBody(req: NodeRequest, maxBytes: number, timeoutMs = 0): Promise<Buffer> {
   const contentType = req.headers["content-type"];
   const jsonType = isJsonContentType(contentType);
   if (declaresBody(req) && !jsonType) throw unsupportedMediaType(contentType);
@@ -42,7 +44,17 @@ export async function readBody(req: NodeRequest, maxBytes: number): Promise<Buff
   const bytes = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            cleanup();
+            req.pause();
+            chunks.length = 0;
+            reject(new RestError(408, Code.DeadlineExceeded, `request body not received within ${timeoutMs} ms`));
+          }, timeoutMs)
+        : undefined;
     const cleanup = (): void => {
+      clearTimeout(timer);
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onError);

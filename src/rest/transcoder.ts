@@ -35,6 +35,8 @@ export interface RestTranscoderOptions {
   services: RestService[];
   /** Largest request body accepted; larger ones get 413. */
   maxBodyBytes: number;
+  /** Time a client has to send a request body (HTTP/2 has no server-wide request timeout). */
+  bodyTimeoutMs?: number;
   logger: Logger;
   /**
    * The Connect router's interceptors, run around every handler call as Connect runs them (the
@@ -96,7 +98,7 @@ export function createRestTranscoder(options: RestTranscoderOptions): { handle: 
     }
     let body: JsonValue | undefined;
     if (route.body.kind !== "none") {
-      const bytes = await readBody(req, maxBodyBytes);
+      const bytes = await readBody(req, maxBodyBytes, options.bodyTimeoutMs);
       // An empty body leaves the field unset, so the handler can answer its own 400 for it.
       if (bytes.length > 0) body = parseJsonBody(bytes, route.body.kind === "all" ? "*" : jsonFieldPath(route.body.path));
     }

@@ -17,6 +17,8 @@ import { AgentService } from "../../gen/agenthub/v1/agent_pb.js";
 import { OperationService } from "../../gen/agenthub/v1/operations_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { createHealthService } from "./health.js";
+import { wireBacklogKey } from "../hub/wire-backlog.js";
+import type { NodeRequest } from "../rest/node-http.js";
 import { listenH2c, listenPolyglot, type Listener } from "./listener.js";
 import { createHubMetrics } from "./metrics.js";
 import { withOpsRoutes } from "./ops-routes.js";
@@ -120,19 +122,31 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
       ...(credentials === undefined ? [] : [{ service: ClouddriverCredentialsService, impl: credentials }]),
     ],
     maxBodyBytes: config.http.maxBodyBytes,
+    bodyTimeoutMs: config.limits.requestTimeoutMs,
     logger,
     interceptors: auth.interceptors,
     contextValues: auth.contextValues,
   });
+  // Every Connect/gRPC message either way, compressed ones after decompression (design section 15).
+  const messageLimits = { readMaxBytes: config.limits.maxMessageBytes, writeMaxBytes: config.limits.maxMessageBytes };
+  // What a stream wrote that has not left yet (in the stream, or in its connection's socket,
+  // which Node's HTTP/2 session writes to without waiting): agent sessions bound it with their outbox.
+  const wireBacklog = (req: NodeRequest) => () => ("stream" in req ? req.stream.bufferSize + (req.stream.session?.socket.writableLength ?? 0) : req.socket.writableLength);
+  const adapterOptions = {
+    interceptors: auth.interceptors,
+    contextValues: (req: NodeRequest) => auth.contextValues(req).set(wireBacklogKey, wireBacklog(req)),
+    shutdownSignal: shutdown.signal,
+    ...messageLimits,
+  };
   // Probes and scrapers are answered before Connect and the REST transcoder (and their authorization).
-  const secured = { interceptors: auth.interceptors, contextValues: auth.contextValues };
-  const handler = withOpsRoutes({ readiness, metrics, logger }, connectNodeAdapter({ routes, fallback: withStatusPage(rest.handle), shutdownSignal: shutdown.signal, ...secured }));
+  const handler = withOpsRoutes({ readiness, metrics, logger }, connectNodeAdapter({ routes, fallback: withStatusPage(rest.handle), ...adapterOptions }));
 
   await hub.start();
   autoscan?.start();
   retention.start();
   const pingIntervalMs = config.heartbeat.intervalMs;
-  const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs, ...(tls === undefined ? {} : { tls }) }, handler)];
+  const limits = config.limits;
+  const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs, limits, ...(tls === undefined ? {} : { tls }) }, handler)];
   if (config.grpc.agentPort !== undefined) {
     const agentReflection = createReflection([AgentService, Health]);
     const agentOnly = (router: ConnectRouter) => {
@@ -142,8 +156,8 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     };
     listeners.push(
       await listenH2c(
-        { port: config.grpc.agentPort, host: config.host, pingIntervalMs, ...(tls === undefined ? {} : { tls }) },
-        connectNodeAdapter({ routes: agentOnly, shutdownSignal: shutdown.signal, ...secured }),
+        { port: config.grpc.agentPort, host: config.host, pingIntervalMs, limits, ...(tls === undefined ? {} : { tls }) },
+        connectNodeAdapter({ routes: agentOnly, ...adapterOptions }),
       ),
     );
   }

@@ -1,6 +1,6 @@
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import * as http2 from "node:http2";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import { createServer as createPolyglotServer } from "@httptoolkit/httpolyglot";
 import type { RequestHandler } from "../rest/node-http.js";
 import { createSessionPinger } from "./session-pinger.js";
@@ -43,11 +43,15 @@ function countRequests(handler: RequestHandler, pingIntervalMs: number): { handl
   };
 }
 
-function track(server: NetServer, port: number, requests: { idle(): Promise<void>; stop(): void }): Listener {
+function track(server: NetServer, port: number, requests: { idle(): Promise<void>; stop(): void }, idleTimeoutMs: number): Listener {
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
+    // No byte either way for this long (an idle keep-alive, a preface never sent, a half-open
+    // connection the PINGs get no answer on): the socket is closed. Live agent streams always
+    // carry traffic: heartbeats one way, PINGs the other.
+    socket.setTimeout(idleTimeoutMs, () => socket.destroy());
   });
   return {
     port,
@@ -76,6 +80,18 @@ async function listen(server: NetServer, port: number, host: string): Promise<nu
   return (server.address() as AddressInfo).port;
 }
 
+/** Connection limits of a listener (design section 15, `limits.*`). */
+export interface ConnectionLimits {
+  /** Open TCP connections; more are refused as they arrive. */
+  maxConnections: number;
+  /** HTTP/1.1: time to send the request headers. */
+  headersTimeoutMs: number;
+  /** HTTP/1.1: time to send the whole request. */
+  requestTimeoutMs: number;
+  /** A connection without traffic either way for this long is closed. */
+  idleTimeoutMs: number;
+}
+
 /** Where and how to listen. */
 export interface ListenOptions {
   port: number;
@@ -84,6 +100,7 @@ export interface ListenOptions {
   pingIntervalMs: number;
   /** TLS only, when set (design section 14). */
   tls?: TlsFiles;
+  limits: ConnectionLimits;
 }
 
 /**
@@ -101,24 +118,48 @@ function secureServer(tls: TlsFiles, handler: RequestHandler): http2.Http2Secure
   return server;
 }
 
+/** The TLS listener of either kind: ALPN serves both protocols, with the same connection limits. */
+async function listenSecure(tls: TlsFiles, limits: ConnectionLimits, port: number, host: string, counted: ReturnType<typeof countRequests>): Promise<Listener> {
+  const server = secureServer(tls, counted.handler);
+  server.maxConnections = limits.maxConnections;
+  return track(server, await listen(server, port, host), counted, limits.idleTimeoutMs);
+}
+
 /** One port for HTTP/1.1 and h2c: gRPC, Connect, gRPC-Web and REST together. */
-export async function listenPolyglot({ port, host, pingIntervalMs, tls }: ListenOptions, handler: RequestHandler): Promise<Listener> {
+export async function listenPolyglot({ port, host, pingIntervalMs, tls, limits }: ListenOptions, handler: RequestHandler): Promise<Listener> {
   const counted = countRequests(handler, pingIntervalMs);
-  if (tls !== undefined) {
-    const server = secureServer(tls, counted.handler);
-    return track(server, await listen(server, port, host), counted);
-  }
-  const server = createPolyglotServer({ http2: HTTP2_SETTINGS }, counted.handler as (req: IncomingMessage, res: ServerResponse) => void);
-  return track(server, await listen(server, port, host), counted);
+  if (tls !== undefined) return listenSecure(tls, limits, port, host, counted);
+  const http1 = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    // Node checks these timeouts only this often (30 s by default, longer than the timeouts themselves).
+    connectionsCheckingInterval: Math.max(50, Math.min(limits.headersTimeoutMs, 1_000)),
+    // Node's keep-alive must end before the idle cut, so that clients hear of it (Keep-Alive header).
+    keepAliveTimeout: Math.min(5_000, limits.idleTimeoutMs),
+  };
+  const server = createPolyglotServer({ http: http1, http2: HTTP2_SETTINGS }, counted.handler as (req: IncomingMessage, res: ServerResponse) => void);
+  server.maxConnections = limits.maxConnections;
+  const listener = track(server, await listen(server, port, host), counted, limits.idleTimeoutMs);
+  // httpolyglot's inner HTTP/1.1 server never listens itself, and Node only starts checking
+  // headersTimeout/requestTimeout when a server emits "listening": start and stop that by hand
+  // (httpolyglot 3.1's `_httpServer`, pinned in package.json).
+  const inner = (server as unknown as { _httpServer: HttpServer })._httpServer;
+  inner.emit("listening");
+  return {
+    port: listener.port,
+    async close(graceMs) {
+      await listener.close(graceMs);
+      // Clears Node's checking timer; the "not running" error of a server that never listened is expected.
+      inner.close(() => {});
+    },
+  };
 }
 
 /** An h2c-only listener for agents that skips the protocol sniffing layer (design section 13). */
-export async function listenH2c({ port, host, pingIntervalMs, tls }: ListenOptions, handler: RequestHandler): Promise<Listener> {
+export async function listenH2c({ port, host, pingIntervalMs, tls, limits }: ListenOptions, handler: RequestHandler): Promise<Listener> {
   const counted = countRequests(handler, pingIntervalMs);
-  if (tls !== undefined) {
-    const server = secureServer(tls, counted.handler);
-    return track(server, await listen(server, port, host), counted);
-  }
+  if (tls !== undefined) return listenSecure(tls, limits, port, host, counted);
   const server = http2.createServer(HTTP2_SETTINGS, counted.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
-  return track(server, await listen(server, port, host), counted);
+  server.maxConnections = limits.maxConnections;
+  return track(server, await listen(server, port, host), counted, limits.idleTimeoutMs);
 }

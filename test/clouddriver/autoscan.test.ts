@@ -145,14 +145,13 @@ describe.each(DATABASE_KINDS)("autoscan on %s", (kind) => {
   it("a gone row deactivates its account (not deleted) with a message; activating it again is not overruled", async () => {
     await s.cd.remove("prod-1-east");
     expect((await scan()).deactivated).toEqual(["prod-1-east"]);
-    // The holder answers DeleteAccounts; the scan after that records why it is INACTIVE.
-    const account = await waitFor(
-      async () => {
-        await scan();
-        return show("prod-1-east");
-      },
-      (a) => a.status === "INACTIVE" && a.lastAssignmentMsg.includes("removed from Clouddriver's accounts table"),
-    );
+    // While the holder is told to stop, and once it answered, the message says why (no scan in between).
+    expect((await show("prod-1-east")).lastAssignmentMsg).toContain("removed from Clouddriver's accounts table");
+    const account = await until("prod-1-east", (a) => a.status === "INACTIVE");
+    expect(account.lastAssignmentMsg).toMatch(/^deactivated by autoscan: its row was removed from Clouddriver's accounts table .*: agent .* stopped serving it$/);
+    // The next scan notes the removal as dealt with, still saying why.
+    await scan();
+    expect((await show("prod-1-east")).lastAssignmentMsg).toContain("removed from Clouddriver's accounts table");
     expect(account).toMatchObject({ status: "INACTIVE", agents: [], source: "clouddriver" });
     expect(account.lastAssignmentMsg).toContain(`"${s.cd.schema}.accounts"`);
     expect(deleteSent(s.agent.received, "prod-1-east")).toBe(true);

@@ -16,7 +16,7 @@ describe("loadConfig", () => {
     const c = loadConfig({ env: {} });
     expect(c).toEqual({ ...defaultConfig(), host: "127.0.0.1" });
     expect(c.port).toBe(7002);
-    expect(c.dynamicAccounts).toEqual({ enabled: true, maxRetries: 3, retryFrequencyMs: 5000 });
+    expect(c.dynamicAccounts).toEqual({ enabled: true, maxRetries: 3, retryFrequencyMs: 5000, assignTimeoutMs: 30000 });
     expect(c.heartbeat).toEqual({ intervalMs: 20000, missedLimit: 3 });
     expect(c.operationTimeoutMs).toBe(30000);
     expect(c.hub).toEqual({ heartbeatIntervalMs: 2000, leaseTtlMs: 10000 });
@@ -113,5 +113,30 @@ grpc:
     expect(loadConfig({ env: { AGENT_HUB_ASSIGNMENT_MAX_HOLDERS: "0" } }).assignment.maxHolders).toBe(0);
     expect(loadConfig({ file: yamlFile("assignment:\n  maxHolders: 5\n"), env: {} }).assignment.maxHolders).toBe(5);
     expect(() => loadConfig({ env: { AGENT_HUB_ASSIGNMENT_MAX_HOLDERS: "-1" } })).toThrow(/assignment\.maxHolders/);
+  });
+
+  it("reads limits.* and dynamicAccounts.assignTimeout with the design's defaults (section 15)", () => {
+    expect(loadConfig({ env: {} }).limits).toEqual({
+      maxMessageBytes: 4 * 1024 * 1024,
+      helloTimeoutMs: 10_000,
+      maxStaticAccounts: 1000,
+      agentOutboxBytes: 16 * 1024 * 1024,
+      maxConnections: 15_000,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 60_000,
+      idleTimeoutMs: 120_000,
+    });
+    const c = loadConfig({
+      env: { AGENT_HUB_LIMITS_MAX_MESSAGE_BYTES: "1MiB", AGENT_HUB_DYNAMIC_ACCOUNTS_ASSIGN_TIMEOUT: "2s" },
+      overrides: { "limits.helloTimeout": "500ms", "limits.agentOutboxBytes": "2MiB", "limits.maxStaticAccounts": 10 },
+    });
+    expect(c.limits.maxMessageBytes).toBe(1024 * 1024);
+    expect(c.limits.helloTimeoutMs).toBe(500);
+    expect(c.limits.agentOutboxBytes).toBe(2 * 1024 * 1024);
+    expect(c.limits.maxStaticAccounts).toBe(10);
+    expect(c.dynamicAccounts.assignTimeoutMs).toBe(2000);
+    expect(() => loadConfig({ env: {}, overrides: { "limits.helloTimeout": "0" } })).toThrow(/limits\.helloTimeout/);
+    expect(() => loadConfig({ env: {}, overrides: { "limits.maxMessageBytes": "lots" } })).toThrow(/limits\.maxMessageBytes/);
+    expect(() => loadConfig({ env: {}, overrides: { "limits.idleTimeout": "10s" } })).toThrow(/limits\.idleTimeout/);
   });
 });

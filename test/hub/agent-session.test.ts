@@ -47,6 +47,22 @@ describe("agent session", () => {
     expect(session.send(message("account"))).toBe(true);
   });
 
+  it("bounds the outbox in bytes, counting what the stream wrote but could not send yet (limits.agentOutboxBytes)", () => {
+    const big = create(ConnectResponseSchema, { requestId: "big", msg: { case: "deleteAccounts", value: { accountNames: ["x".repeat(1000)] } } });
+    const session = createAgentSession(hello, 0, () => {}, 3_500);
+    // Three ~1 KB messages fit, the fourth does not: far below the message count limit.
+    for (let i = 0; i < 3; i++) expect(session.send(big)).toBe(true);
+    expect(session.send(big)).toBe(false);
+    expect(session.closeError?.code).toBe(Code.ResourceExhausted);
+
+    let unsent = 0;
+    const stalled = createAgentSession(hello, 0, () => {}, 3_000, () => unsent);
+    expect(stalled.send(big)).toBe(true);
+    unsent = 5_000;
+    expect(stalled.send(big)).toBe(false);
+    expect(stalled.closeReason).toBe("did not read its messages fast enough");
+  });
+
   it("runs its close hook once", () => {
     let calls = 0;
     const session = createAgentSession(hello, 0, () => calls++);

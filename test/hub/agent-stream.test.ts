@@ -68,6 +68,20 @@ describe.each(DATABASE_KINDS)("agent stream on %s", (kind) => {
     expect((await s.agentList()).map((a) => a.agentId)).toEqual(["dup-1"]);
   });
 
+  it("closes the first of two hellos of one agent_id that land in the same batch (no zombie stream)", async () => {
+    const s = scenario();
+    // Sent back to back, both hellos reach the engine within its batch window.
+    const first = s.connectRaw({ agentId: "twin-1", zoneId: "a" });
+    const second = s.connectRaw({ agentId: "twin-1", zoneId: "a" });
+    const winner = await Promise.race([first.waitFor("welcome").then(() => first), second.waitFor("welcome").then(() => second)]);
+    const loser = winner === first ? second : first;
+    const ended = await Promise.race([loser.ended, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3_000))]);
+    expect(ended?.code).toBe(GrpcStatus.ABORTED);
+    expect(ended?.details).toContain("replaced");
+    const agents = await s.agentList();
+    expect(agents.map((a) => a.agentId)).toEqual(["twin-1"]);
+  });
+
   it("treats an agent that stops sending heartbeats as gone after the missed limit", async () => {
     const s = scenario();
     const quiet = await s.connect({ agentId: "hb-1", zoneId: "hb" });

@@ -46,7 +46,7 @@ describe.each(DATABASE_KINDS)("hub restart on %s", (kind) => {
         { name: "half-off", status: "INACTIVE", last_assignment_msg: "deactivated; no agent held it" },
         { name: "half-on", status: "ORPHANED", last_assignment_msg: `hub ${app.hubId} started; no agent of zone a is connected` },
         { name: "held-1", status: "ORPHANED", last_assignment_msg: `${lost}; no agent of zone a is connected` },
-        { name: "leaving-1", status: "INACTIVE", last_assignment_msg: `deactivated (${lost})` },
+        { name: "leaving-1", status: "INACTIVE", last_assignment_msg: `deactivated: ${lost}` },
       ]);
       expect(await database.rows(sql`SELECT hub_id FROM kubesvc_hubs`)).toEqual([{ hub_id: app.hubId }]);
       expect(await database.rows(sql`SELECT agent_id FROM kubesvc_agents`)).toEqual([]);
@@ -114,7 +114,7 @@ describe.each(DATABASE_KINDS)("hub restart on %s", (kind) => {
           { name: "half-off", status: "INACTIVE", last_assignment_msg: "deactivated; no agent held it" },
           { name: "half-on", status: "ACTIVE", last_assignment_msg: "successfully assigned to Agent a-1 for caching" },
           { name: "held-1", status: "ACTIVE", last_assignment_msg: "" },
-          { name: "leaving-1", status: "INACTIVE", last_assignment_msg: "deactivated" },
+          { name: "leaving-1", status: "INACTIVE", last_assignment_msg: "deactivated: agent a-1 (zone a) stopped serving it" },
         ]);
       });
       // Once its lease runs out the crashed replica's row goes, and its agent stays with us.

@@ -109,14 +109,16 @@ export interface TestAgentOptions {
   onOperation?: (op: Extract<Received, { kind: "operation" }>, agentId: string) => OperationAnswer | Promise<OperationAnswer>;
   /** Send heartbeats at the welcome's interval (default true). */
   heartbeats?: boolean;
-  /** The first message to send instead of hello (for protocol tests). */
-  firstMessage?: Record<string, unknown>;
+  /** The first message to send instead of hello (for protocol tests); null sends nothing at all. */
+  firstMessage?: Record<string, unknown> | null;
   /** Channel credentials (TLS, call credentials); plaintext by default. */
   credentials?: grpc.ChannelCredentials;
   /** grpc-js channel options, e.g. `grpc.ssl_target_name_override`. */
   channelOptions?: grpc.ChannelOptions;
   /** Metadata sent with the call, e.g. `authorization` on a plaintext channel (grpc-js sends call credentials only over TLS). */
   metadata?: Record<string, string>;
+  /** A connection of its own, as a separate agent pod has (grpc-js otherwise shares one between clients of a target). */
+  ownConnection?: boolean;
 }
 
 export interface TestAgent {
@@ -135,6 +137,8 @@ export interface TestAgent {
   reportUnreachable(account: string, message: string): void;
   /** Stops sending heartbeats (the stream stays open: a hung agent). */
   stopHeartbeats(): void;
+  /** Stops reading the hub's messages (HTTP/2 flow control then holds the hub back): an agent stuck on its side. */
+  stopReading(): void;
   /** Half-closes the stream: the agent says goodbye. */
   end(): void;
   /** Cancels the call abruptly. */
@@ -144,12 +148,13 @@ export interface TestAgent {
 }
 
 type AgentClient = grpc.Client & { Connect(metadata?: grpc.Metadata): grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> };
-type ServiceCtor = new (target: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => AgentClient;
+type ServiceCtor = new (target: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) => AgentClient;
 
 /** Connects a scripted agent and sends hello. */
 export function connectTestAgent(options: TestAgentOptions): TestAgent {
   const pkg = grpc.loadPackageDefinition(definition) as unknown as { agenthub: { v1: { AgentService: ServiceCtor } } };
-  const client = new pkg.agenthub.v1.AgentService(options.target, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions ?? {});
+  const channelOptions = { ...(options.channelOptions ?? {}), ...(options.ownConnection === true ? { "grpc.use_local_subchannel_pool": 1 } : {}) };
+  const client = new pkg.agenthub.v1.AgentService(options.target, options.credentials ?? grpc.credentials.createInsecure(), channelOptions);
   const metadata = new grpc.Metadata();
   for (const [k, v] of Object.entries(options.metadata ?? {})) metadata.add(k, v);
   const call = client.Connect(metadata);
@@ -225,7 +230,7 @@ export function connectTestAgent(options: TestAgentOptions): TestAgent {
     }
   });
 
-  write(
+  if (options.firstMessage !== null) write(
     options.firstMessage ?? {
       hello: {
         agentId: options.agentId,
@@ -271,6 +276,9 @@ export function connectTestAgent(options: TestAgentOptions): TestAgent {
     stopHeartbeats() {
       heartbeats = false;
       clearInterval(heartbeat);
+    },
+    stopReading() {
+      call.pause();
     },
     end() {
       clearInterval(heartbeat);
