@@ -188,14 +188,15 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
           await new Promise<void>((resolve) => clock.after(5 + Math.floor(Math.random() * 20), resolve));
           continue;
         }
-        if (isDataRefusal(err)) {
-          await splitRefused(items, err);
-          return;
-        }
         logger.error({ err, attempt, events: items.length }, "assignment batch failed");
         if (attempt < BATCH_ATTEMPTS && !closed) {
           await new Promise<void>((resolve) => clock.after(100 * attempt, resolve));
           continue;
+        }
+        // Refused every time for what it carries (a race would have passed by now): split it.
+        if (isDataRefusal(err) && !closed) {
+          await splitRefused(items, err);
+          return;
         }
         giveUp(items, err);
         return;
