@@ -2,6 +2,7 @@ import { wallNow } from "../src/sim/clock.js";
 import { createHistogram, summarize, type LatencySummary } from "../src/sim/histogram.js";
 import { createHubApi } from "../src/sim/hub-api.js";
 import { startLocalHub } from "../src/sim/local-hub.js";
+import { benchDatabase } from "./bench-database.js";
 import type { Progress } from "../src/sim/progress.js";
 import { readProcStats } from "../src/sim/proc-stats.js";
 import { dynamicAccountDefinition, type TopologySpec } from "../src/sim/topology.js";
@@ -9,11 +10,14 @@ import { timeRatio, type ResultRow } from "./table.js";
 
 /** What the list scenario writes to bench/results. */
 export interface ListResult {
+  /** The database the hub ran on. */
+  database: "postgres" | "pglite";
   accounts: number;
   createMs: number;
   rest: LatencySummary;
   sql: LatencySummary;
   hubRssBytes: number;
+  eventLoop: { p50: number; p99: number; max: number };
   rows: ResultRow[];
 }
 
@@ -36,8 +40,9 @@ CROSS JOIN (SELECT total FROM kubesvc_account_count WHERE id = 1) c`;
 }
 
 /** Fills a local hub with `accounts` accounts, then times GET ?limit=100 against the raw query. */
-export async function runListScenario(accounts: number, progress: Progress): Promise<ListResult> {
-  const hub = await startLocalHub({ overrides: { "log.level": "error" }, logFile: undefined });
+export async function runListScenario(accounts: number, progress: Progress, kind: "postgres" | "pglite" = "postgres"): Promise<ListResult> {
+  const database = benchDatabase(kind);
+  const hub = await startLocalHub({ overrides: { "log.level": "error", ...database.overrides }, logFile: undefined });
   const api = createHubApi(hub.url, 4);
   try {
     const topology: TopologySpec = { agents: 1, zones: 100, staticPerZone: 0, dynamicAccounts: accounts, unpinnedFraction: 0.2, prefix: "" };
@@ -76,6 +81,7 @@ export async function runListScenario(accounts: number, progress: Progress): Pro
     const restSummary = summarize(rest);
     const sqlSummary = summarize(sql);
     const rss = readProcStats(hub.pid)?.rssBytes ?? 0;
+    const loop = await hub.loopDelay();
     const rows: ResultRow[] = [
       { metric: `GET /armory/accounts?limit=100 p50 (${accounts} accounts)`, hub: restSummary.p50, ceiling: sqlSummary.p50, unit: "ms", ratio: timeRatio(restSummary.p50, sqlSummary.p50), target: "—", met: undefined },
       {
@@ -88,10 +94,12 @@ export async function runListScenario(accounts: number, progress: Progress): Pro
         met: restSummary.p99 <= 25,
       },
       { metric: `create ${accounts} accounts (POST, 1000 per request)`, hub: createMs, ceiling: undefined, unit: "ms", ratio: undefined, target: "—", met: undefined },
+      { metric: "hub event-loop delay p99 (whole run)", hub: loop.p99, ceiling: undefined, unit: "ms", ratio: undefined, target: "≤ 50 ms", met: loop.p99 <= 50 },
     ];
-    return { accounts, createMs, rest: restSummary, sql: sqlSummary, hubRssBytes: rss, rows };
+    return { database: kind, accounts, createMs, rest: restSummary, sql: sqlSummary, hubRssBytes: rss, eventLoop: loop, rows };
   } finally {
     api.close();
     await hub.stop();
+    await database.drop();
   }
 }
