@@ -3,35 +3,12 @@ import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS, openTestDatabase } from "../support/databases.js";
 import { countingTransactions, startHubOn } from "./support/custom-hub.js";
 import { eventually } from "./support/hub-scenario.js";
+import { createCachingWatch } from "./support/caching-watch.js";
 import { connectTestAgent, type TestAgent } from "./support/test-agent.js";
 
 const ZONES = ["w1", "w2", "w3"];
 const AGENTS_PER_ZONE = 20;
 const ACCOUNTS = 150;
-
-/**
- * Who believes it caches which account, from the agents' side: a violation is any moment at
- * which two open streams were told caching=true for one account (a demotion is answered before
- * the role moves, so a correct hub never causes one).
- */
-function cachingWatch() {
-  const believers = new Map<string, Set<string>>();
-  const violations: string[] = [];
-  return {
-    violations,
-    told(agentId: string, account: string, kind: "add" | "save" | "delete", caching: boolean | undefined) {
-      const set = believers.get(account) ?? new Set<string>();
-      believers.set(account, set);
-      if (kind !== "delete" && caching === true) {
-        set.add(agentId);
-        if (set.size > 1) violations.push(`${account}: ${[...set].join(", ")}`);
-      } else set.delete(agentId);
-    },
-    gone(agentId: string) {
-      for (const set of believers.values()) set.delete(agentId);
-    },
-  };
-}
 
 /**
  * Issue 9 item 3 at small size (the full 10,000 agents are the benchmark's): every agent drops
@@ -45,7 +22,7 @@ describe.each(DATABASE_KINDS)("a reconnect storm with capped holders on %s", (ki
     const counted = countingTransactions(opened);
     const app = await startHubOn(counted.database, { "heartbeat.interval": "1s" });
     const target = `127.0.0.1:${app.port}`;
-    const watch = cachingWatch();
+    const watch = createCachingWatch();
     const ids = ZONES.flatMap((zone) => Array.from({ length: AGENTS_PER_ZONE }, (_, i) => ({ agentId: `${zone}-${i}`, zoneId: zone })));
     const dial = (id: { agentId: string; zoneId: string }) => {
       const agent = connectTestAgent({
