@@ -113,6 +113,9 @@ export async function runAgentsScenario(s: AgentsScenario, progress: Progress, k
   for (const [phase, d] of Object.entries(report.eventLoop ?? {})) {
     rows.push({ ...row(`hub event-loop delay p99, ${phase}`, d.p99, undefined, "ms", "time", "≤ 50 ms"), met: d.p99 <= 50 });
   }
+  for (const [phase, w] of Object.entries(report.databaseWork ?? {})) {
+    rows.push({ ...row(`PostgreSQL statements/s from the hub, ${phase}`, w.statementsPerSec, undefined, "/s", "throughput", "—") });
+  }
   return { database: kind, scenario: s, report, ceiling, rows };
 }
 

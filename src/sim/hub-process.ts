@@ -23,6 +23,7 @@ const app = await startApp(loadConfig({ env: {}, overrides }));
 // Design section 11: p99 event-loop delay is a benchmark figure; read and reset per phase.
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
+let counted = { ...app.database.statementCounts(), at: wallNow() };
 send({ type: "listening", port: app.port, agentPort: app.agentPort });
 
 async function timeStatement(text: string, repeat: number) {
@@ -46,7 +47,10 @@ process.on("message", (m: ToHub) => {
       return;
     case "loop": {
       const ms = (ns: number) => Math.round(ns / 1e5) / 10;
-      send({ type: "loopDelay", id: m.id, delay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) } });
+      const now = { ...app.database.statementCounts(), at: wallNow() };
+      const work = { statements: now.statements - counted.statements, notifies: now.notifies - counted.notifies, ms: now.at - counted.at };
+      counted = now;
+      send({ type: "loopDelay", id: m.id, delay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, work });
       loop.reset();
       return;
     }

@@ -10,9 +10,16 @@ export interface LoopDelay {
   max: number;
 }
 
+/** The hub's database work since the previous reading (PostgreSQL only; zeros on PGlite). */
+export interface DatabaseWork {
+  statements: number;
+  notifies: number;
+  ms: number;
+}
+
 /** Local hub process → simulator. */
 export type FromHub =
   | { type: "listening"; port: number; agentPort: number | undefined }
   | { type: "sqlDone"; id: number; latency: HistogramData; rows: number }
   | { type: "sqlFailed"; id: number; message: string }
-  | { type: "loopDelay"; id: number; delay: LoopDelay };
+  | { type: "loopDelay"; id: number; delay: LoopDelay; work: DatabaseWork };

@@ -67,6 +67,8 @@ export interface SimReport {
     | undefined;
   /** Local hub only: event-loop delay per phase (perf_hooks.monitorEventLoopDelay), ms. */
   eventLoop: Record<string, { p50: number; p99: number; max: number }> | undefined;
+  /** Local hub only: statements (and NOTIFYs) the hub sent to PostgreSQL per second, per phase. */
+  databaseWork: Record<string, { statementsPerSec: number; notifiesPerSec: number }> | undefined;
   /** Errors by kind: `stream:<code>` from agents, `http:<status>`/`outcome:<x>` from operations, REST phases by name. */
   errors: Record<string, number>;
   /** Local hub only. */
@@ -108,6 +110,9 @@ export function formatReport(r: SimReport): string {
   }
   if (r.eventLoop !== undefined) {
     rows.push(["event-loop p99", Object.entries(r.eventLoop).map(([k, v]) => `${k} ${v.p99} ms (max ${v.max})`).join(" · ")]);
+  }
+  if (r.databaseWork !== undefined) {
+    rows.push(["PostgreSQL work", Object.entries(r.databaseWork).map(([k, v]) => `${k} ${v.statementsPerSec} stmt/s, ${v.notifiesPerSec} NOTIFY/s`).join(" · ")]);
   }
   if (r.resources !== undefined) {
     const res = r.resources;

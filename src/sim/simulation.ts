@@ -25,6 +25,8 @@ export class SimulationFailure extends Error {
 
 /** Agents a worker process dials at once, at most (the hub's listen backlog is 511). */
 const DIAL_CONCURRENCY = 200;
+/** Length of the quiet window after connect in which the hub's baseline database work is read. */
+const QUIET_MS = 5_000;
 /** REST requests in flight while creating and activating accounts. */
 const REST_PARALLEL = 4;
 /** Accounts the failover phase re-reads over REST to confirm what the agents saw. */
@@ -100,8 +102,13 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
     const meter = resourceMeter(sampler);
     const atStart = meter();
     const eventLoop: Record<string, { p50: number; p99: number; max: number }> = {};
+    const databaseWork: Record<string, { statementsPerSec: number; notifiesPerSec: number }> = {};
     const loopMark = async (phase: string) => {
-      if (local !== undefined) eventLoop[phase] = await local.loopDelay();
+      if (local === undefined) return;
+      const { work, ...delay } = await local.loopDelay();
+      eventLoop[phase] = delay;
+      const perSec = (n: number) => (work.ms === 0 ? 0 : Math.round((n * 1000) / work.ms));
+      databaseWork[phase] = { statementsPerSec: perSec(work.statements), notifiesPerSec: perSec(work.notifies) };
     };
     await loopMark("idle");
     // Connect time counts from the first worker dialing, not from forking (tsx start-up).
@@ -132,6 +139,11 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
       connectPhase.done(`${tracker.welcomedAgents()}/${opts.agents} agents in ${((tracker.lastFirstWelcomeAt() - connectStart) / 1000).toFixed(1)} s`);
       const afterConnect = meter();
       await loopMark("connect");
+      // A quiet window with every agent connected: the per-replica baseline (lease, heartbeats, sweeps).
+      if (local !== undefined) {
+        await sleep(QUIET_MS);
+        await loopMark("quiet");
+      }
 
       // 2. Create and activate.
       const activation = await activate(opts, topology, api, progress, tracker, waitFor, countError);
@@ -174,6 +186,7 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
         failover,
         storm,
         eventLoop: local === undefined ? undefined : eventLoop,
+        databaseWork: local === undefined ? undefined : databaseWork,
         errors,
         resources: sampler === undefined ? undefined : { atStart, afterConnect, afterActivation, afterOperations, peakRssBytes: sampler.peakRssBytes() },
       };
