@@ -71,7 +71,9 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
   let lastFailed = false;
   let cancelFence: (() => void) | undefined;
 
-  const held = () => !lost && clock.now() - renewedAt < ttlMs - guardMs;
+  // On PGlite a renewal waits behind the one connection's transaction, and no other replica can
+  // take over: the lease is held until stop.
+  const held = () => !lost && !stopped && renewedAt !== -Infinity && (!database.lease.separate || clock.now() - renewedAt < ttlMs - guardMs);
 
   function lose(why: string): void {
     if (lost) return;
