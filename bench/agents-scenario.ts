@@ -1,6 +1,7 @@
 import { parseSimOptions, type SimOptions } from "../src/sim/options.js";
 import type { Progress } from "../src/sim/progress.js";
 import type { SimReport } from "../src/sim/report.js";
+import { benchDatabase } from "./bench-database.js";
 import { runSimulation } from "../src/sim/simulation.js";
 import { measureCeiling, type Ceiling } from "./ceiling.js";
 import { throughputRatio, timeRatio, type ResultRow } from "./table.js";
@@ -8,7 +9,10 @@ import { throughputRatio, timeRatio, type ResultRow } from "./table.js";
 /** The shape of an agents-and-accounts scenario. */
 export interface AgentsScenario {
   agents: number;
+  zones: number;
   accounts: number;
+  /** Every agent drops at once and redials within a second, after failover. */
+  storm: boolean;
   opsConcurrency: number;
   opsDurationMs: number;
   kill: number;
@@ -17,6 +21,8 @@ export interface AgentsScenario {
 
 /** What such a scenario writes to bench/results. */
 export interface AgentsResult {
+  /** The database the hub ran on (PostgreSQL is the headline). */
+  database: "postgres" | "pglite";
   scenario: AgentsScenario;
   report: SimReport;
   ceiling: Ceiling;
@@ -29,16 +35,19 @@ const GIB = 1024 ** 3;
  * Runs the raw echo ceiling with the scenario's stream count and concurrency, then the same
  * shape against a local hub, and pairs the figures.
  */
-export async function runAgentsScenario(s: AgentsScenario, progress: Progress): Promise<AgentsResult> {
+export async function runAgentsScenario(s: AgentsScenario, progress: Progress, kind: "postgres" | "pglite" = "postgres"): Promise<AgentsResult> {
   progress.log(`ceiling: raw echo with ${s.agents} streams, ${s.opsConcurrency} in flight`);
   const ceiling = await measureCeiling(s.agents, s.workers, [
     { kind: "operation", ratePerSec: 1e6, concurrency: s.opsConcurrency, durationMs: s.opsDurationMs },
     { kind: "assignment", ratePerSec: 1e6, concurrency: s.opsConcurrency, durationMs: Math.min(5_000, s.opsDurationMs) },
   ]);
-  progress.log(`hub: ${s.agents} agents, ${s.accounts} accounts`);
+  progress.log(`hub on ${kind}: ${s.agents} agents in ${s.zones} zones, ${s.accounts} accounts`);
+  const database = benchDatabase(kind);
   const options = parseSimOptions(
     [
-      ...["--agents", String(s.agents), "--accounts", String(s.accounts), "--workers", String(s.workers)],
+      ...["--agents", String(s.agents), "--zones", String(s.zones), "--accounts", String(s.accounts), "--workers", String(s.workers)],
+      ...(s.storm ? ["--storm"] : []),
+      ...Object.entries(database.overrides).flatMap(([k, v]) => ["--hub-config", `${k}=${v}`]),
       ...["--ops-rate", "1000000", "--ops-concurrency", String(s.opsConcurrency), "--duration", `${s.opsDurationMs}ms`],
       ...["--kill", String(s.kill), "--phase-timeout", "300s", "--batch", "1000"],
       // Failover is timed from the stream's end; the default heartbeat would not change it.
@@ -46,10 +55,15 @@ export async function runAgentsScenario(s: AgentsScenario, progress: Progress): 
     ],
     false,
   ) as SimOptions;
-  const report = await runSimulation(options, { progress });
+  let report: SimReport;
+  try {
+    report = await runSimulation(options, { progress });
+  } finally {
+    await database.drop();
+  }
   const [ops, assign] = ceiling.runs;
-  // Every account is assigned to both agents of its zone: two assignment round trips each.
-  const assignmentTrips = 2 * s.accounts;
+  // Every account goes to min(maxHolders = 3, agents per zone) agents: one round trip each.
+  const assignmentTrips = Math.min(3, Math.floor(s.agents / s.zones)) * s.accounts;
   const activationCeilingMs = assign === undefined || assign.throughput === 0 ? undefined : (assignmentTrips * 1000) / assign.throughput;
   const hubRss = report.resources?.afterOperations.rssBytes;
   const rows: ResultRow[] = [
@@ -88,7 +102,21 @@ export async function runAgentsScenario(s: AgentsScenario, progress: Progress): 
       met: report.failover.accounts === 0 ? undefined : report.failover.latency.p99 <= 1_000 && report.failover.failedOver === report.failover.accounts,
     },
   ];
-  return { scenario: s, report, ceiling, rows };
+  if (report.storm !== undefined) {
+    const st = report.storm;
+    rows.push(
+      { ...row(`storm: all ${st.agents} agents welcomed again`, st.allWelcomedMs, ceiling.connectMs, "ms", "time", "—") },
+      { ...row("storm: every account ACTIVE again", st.allActiveMs, undefined, "ms", "time", "≤ 30000 ms"), met: st.allActiveMs !== undefined && st.allActiveMs <= 30_000 },
+      { ...row("storm: streams ended by the hub", st.endedByHub, 0, "", "time", "0"), ratio: undefined, met: st.endedByHub === 0 },
+    );
+  }
+  for (const [phase, d] of Object.entries(report.eventLoop ?? {})) {
+    rows.push({ ...row(`hub event-loop delay p99, ${phase}`, d.p99, undefined, "ms", "time", "≤ 50 ms"), met: d.p99 <= 50 });
+  }
+  for (const [phase, w] of Object.entries(report.databaseWork ?? {})) {
+    rows.push({ ...row(`PostgreSQL statements/s from the hub, ${phase}`, w.statementsPerSec, undefined, "/s", "throughput", "—") });
+  }
+  return { database: kind, scenario: s, report, ceiling, rows };
 }
 
 function mib(b: number | undefined): number | undefined {

@@ -3,6 +3,7 @@ import { wallNow } from "../src/sim/clock.js";
 import { createHistogram, summarize, type LatencySummary } from "../src/sim/histogram.js";
 import { createHubApi, type HubApi } from "../src/sim/hub-api.js";
 import { startLocalHub, type LocalHub } from "../src/sim/local-hub.js";
+import { benchDatabase } from "./bench-database.js";
 import type { Progress } from "../src/sim/progress.js";
 import { readProcStats } from "../src/sim/proc-stats.js";
 import { dynamicAccountDefinition, dynamicAccountName, zoneName, type TopologySpec } from "../src/sim/topology.js";
@@ -10,6 +11,8 @@ import { timeRatio, type ResultRow } from "./table.js";
 
 /** What the list scenario writes to bench/results. */
 export interface ListResult {
+  /** The database the hub ran on. */
+  database: "postgres" | "pglite";
   accounts: number;
   createMs: number;
   rest: LatencySummary;
@@ -17,6 +20,7 @@ export interface ListResult {
   hubRssBytes: number;
   /** Filtered pages (design section 16) by filter: REST and the raw SQL of the same filter. */
   filters: { filter: string; rest: LatencySummary; sql: LatencySummary }[];
+  eventLoop: { p50: number; p99: number; max: number };
   rows: ResultRow[];
 }
 
@@ -99,12 +103,10 @@ async function measureFilters(hub: LocalHub, api: HubApi, accounts: number, topo
   return results;
 }
 
-/**
- * Fills a local hub with `accounts` accounts, then times GET ?limit=100 against the raw query,
- * unfiltered and filtered. `overrides` configure the hub (e.g. PostgreSQL and a schema of its own).
- */
-export async function runListScenario(accounts: number, progress: Progress, overrides: Record<string, unknown> = {}): Promise<ListResult> {
-  const hub = await startLocalHub({ overrides: { "log.level": "error", ...overrides }, logFile: undefined });
+/** Fills a local hub with `accounts` accounts, then times GET ?limit=100 against the raw query, unfiltered and filtered. */
+export async function runListScenario(accounts: number, progress: Progress, kind: "postgres" | "pglite" = "postgres"): Promise<ListResult> {
+  const database = benchDatabase(kind);
+  const hub = await startLocalHub({ overrides: { "log.level": "error", ...database.overrides }, logFile: undefined });
   const api = createHubApi(hub.url, 4);
   try {
     const topology: TopologySpec = { agents: 1, zones: 100, staticPerZone: 0, dynamicAccounts: accounts, unpinnedFraction: 0.2, prefix: "" };
@@ -146,6 +148,7 @@ export async function runListScenario(accounts: number, progress: Progress, over
     const filters = await measureFilters(hub, api, accounts, topology);
     filtering.done(filters.map((f) => `${f.filter} p99 ${f.rest.p99} ms`).join(", "));
     const rss = readProcStats(hub.pid)?.rssBytes ?? 0;
+    const loop = await hub.loopDelay();
     const rows: ResultRow[] = [
       { metric: `GET /armory/accounts?limit=100 p50 (${accounts} accounts)`, hub: restSummary.p50, ceiling: sqlSummary.p50, unit: "ms", ratio: timeRatio(restSummary.p50, sqlSummary.p50), target: "—", met: undefined },
       {
@@ -167,10 +170,12 @@ export async function runListScenario(accounts: number, progress: Progress, over
         met: r.p99 <= 25,
       })),
       { metric: `create ${accounts} accounts (POST, 1000 per request)`, hub: createMs, ceiling: undefined, unit: "ms", ratio: undefined, target: "—", met: undefined },
+      { metric: "hub event-loop delay p99 (whole run)", hub: loop.p99, ceiling: undefined, unit: "ms", ratio: undefined, target: "≤ 50 ms", met: loop.p99 <= 50 },
     ];
-    return { accounts, createMs, rest: restSummary, sql: sqlSummary, hubRssBytes: rss, filters, rows };
+    return { database: kind, accounts, createMs, rest: restSummary, sql: sqlSummary, hubRssBytes: rss, filters, eventLoop: loop, rows };
   } finally {
     api.close();
     await hub.stop();
+    await database.drop();
   }
 }

@@ -6,7 +6,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
-import postgres from "postgres";
 import { plainProgress } from "../src/sim/progress.js";
 import { runAgentsScenario, type AgentsScenario } from "./agents-scenario.js";
 import { runListScenario } from "./list-scenario.js";
@@ -25,47 +24,55 @@ const agents = (name: string, description: string, byDefault: boolean, s: Agents
   name,
   description,
   byDefault,
-  run: () => runAgentsScenario(s, progress),
+  run: () => runAgentsScenario(s, progress, name.endsWith("-pglite") ? "pglite" : "postgres"),
 });
 
 const SCENARIOS: Scenario[] = [
-  agents("agents-1k", "1,000 agents in 500 zones, 10,000 accounts, operations, 10 agents killed", true, {
-    agents: 1_000,
+  agents("zones-2k", "PostgreSQL: 2,000 agents in 20 zones (100 per zone), 10,000 accounts, operations, 20 agents killed, reconnect storm", true, {
+    agents: 2_000,
+    zones: 20,
     accounts: 10_000,
+    storm: true,
     opsConcurrency: 64,
     opsDurationMs: 10_000,
-    kill: 10,
+    kill: 20,
     workers: 1,
   }),
   {
     name: "list-100k",
-    description: "GET /armory/accounts?limit=100 at 100,000 accounts vs the raw SQL query",
+    description: "PostgreSQL: GET /armory/accounts?limit=100 at 100,000 accounts vs the raw SQL query",
     byDefault: true,
-    run: () => runListScenario(100_000, progress),
+    run: () => runListScenario(100_000, progress, "postgres"),
   },
-  {
-    name: "list-100k-pg",
-    description: "list-100k (with filters) on PostgreSQL at $DATABASE_URL, in a schema of its own",
-    byDefault: false,
-    async run() {
-      const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-      const schema = `bench_${Date.now().toString(36)}`;
-      try {
-        return await runListScenario(100_000, progress, { databaseUrl: url, "database.schema": schema });
-      } finally {
-        const admin = postgres(url, { max: 1, onnotice: () => {} });
-        await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        await admin.end();
-      }
-    },
-  },
-  agents("agents-10k", "10,000 agents in 5,000 zones, 50,000 accounts (opt-in: several minutes)", false, {
+  agents("wide-10k", "PostgreSQL: 10,000 agents in 5,000 zones, 50,000 accounts, 50 agents killed, reconnect storm (several minutes)", true, {
     agents: 10_000,
+    zones: 5_000,
     accounts: 50_000,
+    storm: true,
     opsConcurrency: 64,
     opsDurationMs: 10_000,
     kill: 50,
-    workers: 2,
+    workers: 4,
+  }),
+  agents("zones-10k", "PostgreSQL: 10,000 agents in 50 zones (200 per zone), 50,000 accounts, reconnect storm (opt-in)", false, {
+    agents: 10_000,
+    zones: 50,
+    accounts: 50_000,
+    storm: true,
+    opsConcurrency: 64,
+    opsDurationMs: 10_000,
+    kill: 50,
+    workers: 4,
+  }),
+  agents("agents-1k-pglite", "PGlite (embedded): 1,000 agents in 500 zones, 10,000 accounts (opt-in second column)", false, {
+    agents: 1_000,
+    zones: 500,
+    accounts: 10_000,
+    storm: false,
+    opsConcurrency: 64,
+    opsDurationMs: 10_000,
+    kill: 10,
+    workers: 1,
   }),
 ];
 

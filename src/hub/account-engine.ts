@@ -170,6 +170,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     let conflicts = 0;
     for (let attempt = 1; ; attempt++) {
       try {
+        const began = performance.now();
         const committed = await database.db.transaction((tx) =>
           batches.run(
             tx as unknown as Db,
@@ -177,8 +178,13 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
             shuttingDown,
           ),
         );
+        const wrote = performance.now();
         await afterCommit(committed);
         deps.observer.batchCommitted((performance.now() - started) / 1000, committed.batch.drafts.values());
+        logger.debug(
+          { events: items.length, accounts: committed.batch.drafts.size, joined: committed.joined.length, txMs: Math.round(wrote - began), sendMs: Math.round(performance.now() - wrote) },
+          "assignment batch",
+        );
         for (const item of items) item.done?.resolve();
         return;
       } catch (err) {

@@ -176,9 +176,6 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
       zoneBefore.set(agentId, registry.get(agentId)?.zoneId ?? row.zoneId);
       if (row.hubId !== hubId) takenFrom.set(agentId, row.hubId);
     }
-    const movedAway = new Set<string>();
-    const releasing = new Map<string, string>([...[...m.leaves.keys()].map((id): [string, string] => [id, hubId]), ...[...m.released].map(([id, r]): [string, string] => [id, r.hubId])]);
-    for (const [agentId, row] of await store.agentRows([...releasing.keys()])) if (row.hubId !== releasing.get(agentId)) movedAway.add(agentId);
 
     // Static accounts of the hellos; free names are created before the rows are locked.
     const statics = new Map<string, Registrant[]>();
@@ -215,6 +212,12 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     }
 
     const rows = await store.lockAccounts([...names].sort());
+    // Read under the account locks: a takeover by another replica (an agent that reconnected
+    // there) has committed by now if it touched these accounts, so its agent is not released
+    // here while that replica tells it its roles again (two caching holders seen by agents).
+    const movedAway = new Set<string>();
+    const releasing = new Map<string, string>([...[...m.leaves.keys()].map((id): [string, string] => [id, hubId]), ...[...m.released].map(([id, r]): [string, string] => [id, r.hubId])]);
+    for (const [agentId, row] of await store.agentRows([...releasing.keys()])) if (row.hubId !== releasing.get(agentId)) movedAway.add(agentId);
     view.setRemote(await store.remoteAgents(deps.leaseTtlMs));
     const holders = await store.holdersOf(rows.map((r) => r.name));
     const drafts = new Map<string, AccountDraft>();

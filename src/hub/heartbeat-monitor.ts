@@ -73,7 +73,8 @@ export function createHeartbeatMonitor(deps: HeartbeatMonitorDeps): HeartbeatMon
   return {
     start() {
       lastTick = clock.now();
-      stopTimer ??= clock.every(tickMs, tick);
+      // After the loop's next poll, so that heartbeats that arrived meanwhile are read first.
+      stopTimer ??= clock.every(tickMs, () => setImmediate(tick));
     },
     async stop() {
       stopTimer?.();

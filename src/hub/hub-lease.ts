@@ -55,8 +55,9 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
   const { database, config, logger, hubId, clock, engine } = deps;
   const ttlMs = config.hub.leaseTtlMs;
   const intervalMs = config.hub.heartbeatIntervalMs;
-  // A renewal slower than this is treated as failed; the next one dials afresh.
-  const statementTimeoutMs = Math.max(100, Math.min(ttlMs / 2, intervalMs * 2));
+  // A renewal slower than this is treated as failed; the next one dials afresh. Half the ttl, so
+  // that a database that is merely slow (not gone) still renews in time.
+  const statementTimeoutMs = Math.max(100, ttlMs / 2);
   // The replica fences itself this long before its row can look expired to a peer, so that its
   // streams have ended before any peer may release its agents, whatever the timers' phase.
   const guardMs = Math.min(intervalMs, ttlMs / 4);
@@ -71,7 +72,9 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
   let lastFailed = false;
   let cancelFence: (() => void) | undefined;
 
-  const held = () => !lost && clock.now() - renewedAt < ttlMs - guardMs;
+  // On PGlite a renewal waits behind the one connection's transaction, and no other replica can
+  // take over: the lease is held until stop.
+  const held = () => !lost && !stopped && renewedAt !== -Infinity && (!database.lease.separate || clock.now() - renewedAt < ttlMs - guardMs);
 
   function lose(why: string): void {
     if (lost) return;

@@ -16,13 +16,7 @@ export interface SessionPinger {
 export function createSessionPinger(intervalMs: number): SessionPinger {
   const waiting = new Map<http2.Http2Session, boolean>();
   let lastTick = performance.now();
-  const timer = setInterval(() => {
-    // A tick far behind schedule means the event loop was busy: PING acks may sit unread in the
-    // socket buffers, so no session is judged in this round (design section 11).
-    const now = performance.now();
-    const late = now - lastTick > 1.5 * intervalMs;
-    lastTick = now;
-    if (late) return;
+  const round = () => {
     for (const [session, outstanding] of waiting) {
       if (session.destroyed || session.closed) {
         waiting.delete(session);
@@ -37,6 +31,16 @@ export function createSessionPinger(intervalMs: number): SessionPinger {
         if (!sent) waiting.set(session, false);
       }
     }
+  };
+  const timer = setInterval(() => {
+    // A tick far behind schedule means the event loop was busy: PING acks may sit unread in the
+    // socket buffers, so no session is judged in this round (design section 11). On time, the
+    // round still runs after the loop's next poll (setImmediate), so acks that arrived while it
+    // was busy are read first.
+    const now = performance.now();
+    const late = now - lastTick > 1.5 * intervalMs;
+    lastTick = now;
+    if (!late) setImmediate(round);
   }, intervalMs);
   timer.unref();
   return {

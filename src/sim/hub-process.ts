@@ -4,6 +4,7 @@
  * reports its ports over IPC and can time a raw SQL statement on its own database (the list
  * endpoint's ceiling), which is the only way to reach an in-process PGlite from outside.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../config/config.js";
 import { startApp } from "../server/app.js";
@@ -19,6 +20,10 @@ const send = (m: FromHub) => process.send!(m);
 
 const overrides = JSON.parse(process.env.SIM_HUB_OVERRIDES ?? "{}") as Record<string, unknown>;
 const app = await startApp(loadConfig({ env: {}, overrides }));
+// Design section 11: p99 event-loop delay is a benchmark figure; read and reset per phase.
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+let counted = { ...app.database.statementCounts(), at: wallNow() };
 send({ type: "listening", port: app.port, agentPort: app.agentPort });
 
 async function timeStatement(text: string, repeat: number) {
@@ -40,6 +45,15 @@ process.on("message", (m: ToHub) => {
         (err: unknown) => send({ type: "sqlFailed", id: m.id, message: err instanceof Error ? err.message : String(err) }),
       );
       return;
+    case "loop": {
+      const ms = (ns: number) => Math.round(ns / 1e5) / 10;
+      const now = { ...app.database.statementCounts(), at: wallNow() };
+      const work = { statements: now.statements - counted.statements, notifies: now.notifies - counted.notifies, ms: now.at - counted.at };
+      counted = now;
+      send({ type: "loopDelay", id: m.id, delay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, work });
+      loop.reset();
+      return;
+    }
     case "stop":
       app.close().then(
         () => process.exit(0),

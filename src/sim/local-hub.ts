@@ -2,7 +2,7 @@ import { fork } from "node:child_process";
 import { openSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { HistogramData } from "./histogram.js";
-import type { FromHub, ToHub } from "./hub-protocol.js";
+import type { DatabaseWork, FromHub, LoopDelay, ToHub } from "./hub-protocol.js";
 import { tsxExecArgv } from "./tsx-args.js";
 
 /** A hub the simulator started in a child process. */
@@ -14,6 +14,8 @@ export interface LocalHub {
   agentUrl: string;
   /** Times `text` `repeat` times on the hub's own database connection. */
   timeSql(text: string, repeat: number): Promise<{ latency: HistogramData; rows: number }>;
+  /** The hub's event-loop delay and database work since the previous call. */
+  loopDelay(): Promise<LoopDelay & { work: DatabaseWork }>;
   stop(): Promise<void>;
 }
 
@@ -76,6 +78,15 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
           else if (m.type === "sqlFailed") reject(new Error(`raw SQL failed: ${m.message}`));
         });
         send({ type: "sql", id, text, repeat });
+      });
+    },
+    loopDelay() {
+      return new Promise((resolve) => {
+        const id = nextId++;
+        pending.set(id, (m) => {
+          if (m.type === "loopDelay") resolve({ ...m.delay, work: m.work });
+        });
+        send({ type: "loop", id });
       });
     },
     async stop() {

@@ -24,6 +24,8 @@ export interface SimOptions {
   opsConcurrency: number;
   /** Agents killed for the failover measurement. */
   kill: number;
+  /** After failover: every agent drops at once and redials within a second (reconnect storm). */
+  storm: boolean;
   /** Accounts per REST create/activate request. */
   batch: number;
   /** How long each waiting phase may take before the run gives up on it. */
@@ -62,6 +64,7 @@ Targets must be on this machine (127.0.0.1, ::1, localhost).
   --ops-rate RATE          operations per second to aim at (default 200; 0 = none)
   --ops-concurrency C      operations in flight at most (default 32)
   --kill K                 agents killed to measure failover (default agents/100, at least 1; 0 = skip)
+  --storm                  after failover, every agent drops at once and redials within 1 s
   --batch B                accounts per create/activate request (default 500)
   --phase-timeout DUR      give up on a phase after this long (default 120s)
   --prefix P               prefix of every created name (default "" for a local hub, random otherwise)
@@ -130,6 +133,7 @@ export function parseSimOptions(args: string[], tty: boolean): SimOptions | "hel
       "ops-rate": { type: "string" },
       "ops-concurrency": { type: "string" },
       kill: { type: "string" },
+      storm: { type: "boolean" },
       batch: { type: "string" },
       "phase-timeout": { type: "string" },
       prefix: { type: "string" },
@@ -177,6 +181,7 @@ export function parseSimOptions(args: string[], tty: boolean): SimOptions | "hel
     opsRate: number("--ops-rate", values["ops-rate"], 200, rate, "a rate ≥ 0"),
     opsConcurrency: number("--ops-concurrency", values["ops-concurrency"], 32, positive, "a whole number ≥ 1"),
     kill: number("--kill", values.kill, Math.max(1, Math.floor(agents / 100)), whole, "a whole number ≥ 0"),
+    storm: values.storm === true,
     batch: number("--batch", values.batch, 500, (n) => positive(n) && n <= 10_000, "a whole number 1–10000"),
     phaseTimeoutMs: values["phase-timeout"] === undefined ? 120_000 : parseDuration("--phase-timeout", values["phase-timeout"]),
     prefix: values.prefix ?? (hub === "local" ? "" : `sim${Date.now().toString(36)}-`),

@@ -53,6 +53,22 @@ export interface SimReport {
     restChecked: number;
     restConfirmed: number;
   };
+  /** Reconnect storm (--storm): every agent dropped at once and redialed within a second. */
+  storm:
+    | {
+        agents: number;
+        /** Drop → every agent welcomed again. */
+        allWelcomedMs: number | undefined;
+        /** Drop → every dynamic account ACTIVE again in GET /armory/accounts (polled). */
+        allActiveMs: number | undefined;
+        /** Streams the hub ended (any error status agents saw) after they were welcomed again. */
+        endedByHub: number;
+      }
+    | undefined;
+  /** Local hub only: event-loop delay per phase (perf_hooks.monitorEventLoopDelay), ms. */
+  eventLoop: Record<string, { p50: number; p99: number; max: number }> | undefined;
+  /** Local hub only: statements (and NOTIFYs) the hub sent to PostgreSQL per second, per phase. */
+  databaseWork: Record<string, { statementsPerSec: number; notifiesPerSec: number }> | undefined;
   /** Errors by kind: `stream:<code>` from agents, `http:<status>`/`outcome:<x>` from operations, REST phases by name. */
   errors: Record<string, number>;
   /** Local hub only. */
@@ -88,6 +104,16 @@ export function formatReport(r: SimReport): string {
     ],
     ["errors", Object.entries(r.errors).map(([k, n]) => `${k} ${n}`).join(", ") || "none"],
   ];
+  if (r.storm !== undefined) {
+    const st = r.storm;
+    rows.push(["storm", `${st.agents} agents dropped: all welcomed in ${st.allWelcomedMs ?? "—"} ms, all ACTIVE in ${st.allActiveMs ?? "—"} ms; ${st.endedByHub} streams ended by the hub`]);
+  }
+  if (r.eventLoop !== undefined) {
+    rows.push(["event-loop p99", Object.entries(r.eventLoop).map(([k, v]) => `${k} ${v.p99} ms (max ${v.max})`).join(" · ")]);
+  }
+  if (r.databaseWork !== undefined) {
+    rows.push(["PostgreSQL work", Object.entries(r.databaseWork).map(([k, v]) => `${k} ${v.statementsPerSec} stmt/s, ${v.notifiesPerSec} NOTIFY/s`).join(" · ")]);
+  }
   if (r.resources !== undefined) {
     const res = r.resources;
     const fmt = (h: HubResources) => `RSS ${mib(h.rssBytes)}, CPU ${h.cpuPercent.toFixed(0)}%`;

@@ -25,6 +25,8 @@ export class SimulationFailure extends Error {
 
 /** Agents a worker process dials at once, at most (the hub's listen backlog is 511). */
 const DIAL_CONCURRENCY = 200;
+/** Length of the quiet window after connect in which the hub's baseline database work is read. */
+const QUIET_MS = 5_000;
 /** REST requests in flight while creating and activating accounts. */
 const REST_PARALLEL = 4;
 /** Accounts the failover phase re-reads over REST to confirm what the agents saw. */
@@ -99,6 +101,16 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
   try {
     const meter = resourceMeter(sampler);
     const atStart = meter();
+    const eventLoop: Record<string, { p50: number; p99: number; max: number }> = {};
+    const databaseWork: Record<string, { statementsPerSec: number; notifiesPerSec: number }> = {};
+    const loopMark = async (phase: string) => {
+      if (local === undefined) return;
+      const { work, ...delay } = await local.loopDelay();
+      eventLoop[phase] = delay;
+      const perSec = (n: number) => (work.ms === 0 ? 0 : Math.round((n * 1000) / work.ms));
+      databaseWork[phase] = { statementsPerSec: perSec(work.statements), notifiesPerSec: perSec(work.notifies) };
+    };
+    await loopMark("idle");
     // Connect time counts from the first worker dialing, not from forking (tsx start-up).
     let connectStart = Number.POSITIVE_INFINITY;
     const fleet = startFleet({
@@ -126,17 +138,30 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
       const allConnectedMs = allConnected ? tracker.lastFirstWelcomeAt() - connectStart : undefined;
       connectPhase.done(`${tracker.welcomedAgents()}/${opts.agents} agents in ${((tracker.lastFirstWelcomeAt() - connectStart) / 1000).toFixed(1)} s`);
       const afterConnect = meter();
+      await loopMark("connect");
+      // A quiet window with every agent connected: the per-replica baseline (lease, heartbeats, sweeps).
+      if (local !== undefined) {
+        await sleep(QUIET_MS);
+        await loopMark("quiet");
+      }
 
       // 2. Create and activate.
       const activation = await activate(opts, topology, api, progress, tracker, waitFor, countError);
       const afterActivation = meter();
+      await loopMark("activate");
 
       // 3. Operations and churn.
       const operations = await operate(opts, topology, fleet, url, activation.activeNames, progress, tracker, waitFor, countError);
       const afterOperations = meter();
+      await loopMark("operate");
 
       // 4. Failover.
       const failover = await failOver(opts, topology, fleet, api, progress, tracker, waitFor, countError);
+      await loopMark("failover");
+
+      // 5. Reconnect storm.
+      const storm = opts.storm ? await reconnectStorm(opts, topology, fleet, api, progress, tracker, waitFor, new Set(failover.killed), activation.activeNames.length) : undefined;
+      if (storm !== undefined) await loopMark("storm");
 
       await deps.beforeStop?.();
       for (const [k, n] of Object.entries(tracker.errors())) countError(k, n);
@@ -159,6 +184,9 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
         },
         operations,
         failover,
+        storm,
+        eventLoop: local === undefined ? undefined : eventLoop,
+        databaseWork: local === undefined ? undefined : databaseWork,
         errors,
         resources: sampler === undefined ? undefined : { atStart, afterConnect, afterActivation, afterOperations, peakRssBytes: sampler.peakRssBytes() },
       };
@@ -170,6 +198,60 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
     sampler?.stop();
     await local?.stop();
   }
+}
+
+/**
+ * Every surviving agent drops its connection at once and redials after a random 0–1 s: times
+ * until all are welcomed again and every account is ACTIVE again, and counts streams the hub
+ * ended after the redial.
+ */
+async function reconnectStorm(
+  opts: SimOptions,
+  topology: TopologySpec,
+  fleet: ReturnType<typeof startFleet>,
+  api: HubApi,
+  progress: Progress,
+  tracker: ReturnType<typeof createEventTracker>,
+  waitFor: WaitFor,
+  killed: ReadonlySet<string>,
+  accounts: number,
+): Promise<NonNullable<SimReport["storm"]>> {
+  const ids = Array.from({ length: opts.agents }, (_, i) => agentSpec(topology, i).agentId).filter((id) => !killed.has(id));
+  const phase = progress.phase("storm", ids.length);
+  const endedBefore = hubEnded(tracker.errors());
+  const start = wallNow();
+  for (const id of ids) fleet.bounce(id, Math.floor(Math.random() * 1_000));
+  const welcomed = await waitFor(
+    () => tracker.welcomesSince(start) >= ids.length,
+    () => phase.update(tracker.welcomesSince(start)),
+  );
+  const allWelcomedMs = welcomed ? wallNow() - start : undefined;
+  let allActiveMs: number | undefined;
+  let polling: Promise<void> | undefined;
+  await waitFor(
+    () => allActiveMs !== undefined,
+    () => {
+      polling ??= api
+        .listAll()
+        .then((list) => {
+          const active = list.filter((a) => a.name.startsWith(`${opts.prefix}dyn-`) && a.status === "ACTIVE").length;
+          if (active >= accounts && allActiveMs === undefined) allActiveMs = wallNow() - start;
+        })
+        .catch(() => undefined)
+        .finally(() => (polling = undefined));
+    },
+  );
+  await polling;
+  // A bounced stream is aborted by the agent itself and not counted: every stream error is the hub's.
+  const endedByHub = hubEnded(tracker.errors()) - endedBefore;
+  phase.done(`${ids.length} agents: all welcomed ${allWelcomedMs ?? "—"} ms, all ACTIVE ${allActiveMs ?? "—"} ms, ${endedByHub} streams ended by the hub`);
+  return { agents: ids.length, allWelcomedMs, allActiveMs, endedByHub };
+}
+
+function hubEnded(errors: Record<string, number>): number {
+  let n = 0;
+  for (const [kind, count] of Object.entries(errors)) if (kind.startsWith("stream:")) n += count;
+  return n;
 }
 
 type WaitFor = (done: () => boolean, tick: () => void, timeoutMs?: number) => Promise<boolean>;

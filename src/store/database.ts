@@ -36,6 +36,8 @@ export interface Database {
    * one connection and no other replica, it is that connection.
    */
   lease: LeaseConnection;
+  /** Statements sent so far, and how many of them were NOTIFYs (PostgreSQL; zeros on PGlite): load per replica. */
+  statementCounts(): { statements: number; notifies: number };
   close(): Promise<void>;
 }
 
@@ -107,6 +109,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
         const stop = await client.listen(channel, onPayload);
         return stop;
       },
+      statementCounts: () => ({ statements: 0, notifies: 0 }),
       lease: {
         separate: false,
         query: async <T extends Record<string, unknown>>(text: string, params: readonly (string | number)[]) =>
@@ -126,9 +129,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   } finally {
     await migrator.end({ timeout: 5 });
   }
-  const client = postgres(options.url, { max: options.maxConnections ?? 10, onnotice: () => {}, ...connection });
+  const counts = { statements: 0, notifies: 0 };
+  const count = (_connection: number, query: string) => {
+    counts.statements++;
+    if (query.includes("pg_notify")) counts.notifies++;
+  };
+  const client = postgres(options.url, { max: options.maxConnections ?? 10, onnotice: () => {}, debug: count, ...connection });
   const db = drizzlePostgres(client, { schema }) as unknown as Db;
-  const lease = createLeaseConnection(() => postgres(options.url!, { max: 1, onnotice: () => {}, connect_timeout: 5, ...connection }));
+  const lease = createLeaseConnection(() => postgres(options.url!, { max: 1, onnotice: () => {}, connect_timeout: 5, debug: count, ...connection }));
 
   return {
     db,
@@ -141,6 +149,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       return unlisten;
     },
     lease,
+    statementCounts: () => ({ ...counts }),
     async close() {
       await lease.close();
       await client.end({ timeout: 5 });

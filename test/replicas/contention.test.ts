@@ -16,7 +16,8 @@ describe("two replicas racing to assign the same accounts", () => {
   let cluster: Cluster;
   const agents: TestAgent[] = [];
   beforeAll(async () => {
-    cluster = await startCluster(["ca", "cb"]);
+    // Every agent of the zone holds every account (maxHolders 0): the most contention between replicas.
+    cluster = await startCluster(["ca", "cb"], { AGENT_HUB_ASSIGNMENT_MAX_HOLDERS: "0" });
   });
   afterAll(async () => {
     for (const a of agents) a.close();
