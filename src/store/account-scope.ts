@@ -1,20 +1,11 @@
 import { sql, type SQL } from "drizzle-orm";
+import { globLikePattern } from "./name-patterns.js";
 import { accounts } from "./schema.js";
 
 /** Globs on account names and zones (design section 14, credential scopes). */
 export interface ScopeGlobs {
   accounts: readonly string[];
   zones: readonly string[];
-}
-
-/**
- * The SQL LIKE pattern (escape `\`) matching what a credential glob matches: `*` any run, `?`
- * one character, everything else itself (as `src/auth/globs.ts` matches in memory).
- */
-export function globLikePattern(glob: string): string {
-  let like = "";
-  for (const c of glob) like += c === "*" ? "%" : c === "?" ? "_" : c === "%" || c === "_" || c === "\\" ? `\\${c}` : c;
-  return like;
 }
 
 function matchesOne(column: SQL, globs: readonly string[]): SQL {

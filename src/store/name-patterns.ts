@@ -19,9 +19,16 @@ export function isGlob(pattern: string): boolean {
  * LIKE's own `%`, `_` and `\` escaped so that they match themselves.
  */
 export function likePattern(pattern: string): string {
-  if (!isGlob(pattern)) return `${escapeLike(pattern)}%`;
+  return isGlob(pattern) ? globLikePattern(pattern) : `${escapeLike(pattern)}%`;
+}
+
+/**
+ * The SQL LIKE pattern (escape `\`) matching what a glob matches as a whole: `*` any run, `?` one
+ * character, everything else itself (credential scopes use it as well as autoscan's patterns).
+ */
+export function globLikePattern(glob: string): string {
   let like = "";
-  for (const c of pattern) like += c === "*" ? "%" : c === "?" ? "_" : escapeLike(c);
+  for (const c of glob) like += c === "*" ? "%" : c === "?" ? "_" : escapeLike(c);
   return like;
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CredentialsFileError, parseCredentialsFile } from "../../src/auth/credentials-file.js";
 import { matchesAny } from "../../src/auth/globs.js";
-import { globLikePattern } from "../../src/store/account-scope.js";
+import { globLikePattern } from "../../src/store/name-patterns.js";
 import { sanitizeLogValue, serializeError } from "../../src/log/safe-error.js";
 
 describe("credential globs", () => {
