@@ -56,6 +56,9 @@ export default tseslint.config(
     plugins: { "@typescript-eslint": tseslint.plugin, "import-x": importX },
     settings: {
       "import-x/resolver-next": [createTypeScriptImportResolver({ project: "./tsconfig.json" })],
+      // no-cycle reads the imported files itself: with which parser.
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+      "import-x/extensions": [".ts", ".js"],
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
