@@ -12,8 +12,8 @@ const ACCOUNTS = 600;
 
 /**
  * Issue 9 item 1, design section 11: a single replica with a lease far shorter than its work
- * (1 s) activates 600 accounts held by every agent of their zone (18,000 holder rows), while
- * its agents heartbeat every 500 ms with 3 missed allowed (the agents share the test process, and PGlite runs its statements on the same thread). Before, the batch held the event loop
+ * (600 ms) activates 600 accounts held by every agent of their zone (18,000 holder rows), while
+ * its agents heartbeat every 300 ms with 3 missed allowed (the agents share the test process, and PGlite runs its statements on the same thread). Before, the batch held the event loop
  * past the lease, the replica took its late renewal for a lost lease and ended every stream (and
  * unread heartbeats counted as missed). Now the lease is renewed on its own connection, a late
  * renewal is no loss, and the engine works in slices: no stream ends, every agent was welcomed
@@ -25,8 +25,8 @@ describe.each(DATABASE_KINDS)("a slow batch on a single replica on %s", (kind) =
     const app = await startHubOn(database, {
       "assignment.maxHolders": 0,
       "hub.heartbeatInterval": "100ms",
-      "hub.leaseTtl": "1s",
-      "heartbeat.interval": "500ms",
+      "hub.leaseTtl": "600ms",
+      "heartbeat.interval": "300ms",
       "heartbeat.missedLimit": 3,
     });
     const agents: TestAgent[] = [];
