@@ -63,6 +63,8 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
       dataDir: config.dataDir,
       clouddriverSchema: config.clouddriver.schema,
       ...(config.database.schema === "" ? {} : { schema: config.database.schema }),
+      // A replica cut off mid-transaction must not keep its row locks past its lease (section 11).
+      idleInTransactionTimeoutMs: Math.max(500, Math.floor(config.hub.leaseTtlMs / 2)),
     }));
   const shutdown = new AbortController();
   // Every live stream listens for shutdown: thousands of listeners are expected, not a leak.

@@ -60,6 +60,12 @@ export interface OpenDatabaseOptions {
   clouddriverSchema?: string;
   /** Pool size for PostgreSQL. */
   maxConnections?: number;
+  /**
+   * PostgreSQL ends a session that sits idle inside a transaction this long, releasing its row
+   * locks: a replica cut off from the database mid-batch must not block the peers that take over
+   * its agents once its lease has run out. Keep it below `hub.leaseTtl`.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), "migrations");
@@ -118,7 +124,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       close: () => client.close(),
     };
   }
-  const connection = schemaName === "" ? {} : { connection: { search_path: schemaName } };
+  const connection = {
+    connection: {
+      ...(schemaName === "" ? {} : { search_path: schemaName }),
+      ...(options.idleInTransactionTimeoutMs === undefined ? {} : { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs }),
+    },
+  };
   // One session for the migration, so that its advisory lock covers every statement.
   const migrator = postgres(options.url, { max: 1, onnotice: () => {}, ...connection });
   try {

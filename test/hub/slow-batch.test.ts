@@ -13,11 +13,11 @@ const ACCOUNTS = 600;
 /**
  * Issue 9 item 1, design section 11: a single replica with a lease far shorter than its work
  * (600 ms) activates 600 accounts held by every agent of their zone (18,000 holder rows), while
- * its agents heartbeat every 300 ms with 3 missed allowed (the agents share the test process, and PGlite runs its statements on the same thread). Before, the batch held the event loop
- * past the lease, the replica took its late renewal for a lost lease and ended every stream (and
- * unread heartbeats counted as missed). Now the lease is renewed on its own connection, a late
- * renewal is no loss, and the engine works in slices: no stream ends, every agent was welcomed
- * once, and every account is ACTIVE.
+ * its agents heartbeat every 300 ms with 3 missed allowed (the agents share the test process,
+ * and PGlite runs its statements on the same thread). The code before this change held the event
+ * loop past the lease, took its late renewal for a lost lease and ended all 60 streams here. Now
+ * the lease is renewed on its own connection, a late renewal is no loss, and the engine works in
+ * slices: no stream ends, every agent was welcomed once, and every account is ACTIVE.
  */
 describe.each(DATABASE_KINDS)("a slow batch on a single replica on %s", (kind) => {
   it("ends no agent stream while it activates many accounts × holders under a short lease", async () => {

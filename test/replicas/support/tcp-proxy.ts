@@ -35,8 +35,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       });
     forward(client, upstream);
     forward(upstream, client);
+    // A partition passes no close either: PostgreSQL ending a session (say, after
+    // idle_in_transaction_session_timeout) is not seen by the replica once the proxy is cut.
     client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
+    upstream.on("close", () => {
+      if (!cut) client.destroy();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
