@@ -173,10 +173,12 @@ describe.each(DATABASE_KINDS)("autoscan on %s", (kind) => {
   it("a row that comes back activates its account again", async () => {
     await s.cd.remove("qa-1");
     expect((await scan()).deactivated).toEqual(["qa-1"]);
+    // Scanned after the account was seen INACTIVE: that scan notes it gone (what lets it come back).
     await waitFor(
       async () => {
+        const seen = await show("qa-1");
         await scan();
-        return show("qa-1");
+        return seen;
       },
       (a) => a.status === "INACTIVE" && a.lastAssignmentMsg.includes("removed from Clouddriver's accounts table"),
     );
