@@ -79,7 +79,12 @@ describe("a replica cut off from PostgreSQL", () => {
     // renewal, which on a loaded machine may have been sent a few intervals before the cut.
     expect(endedAt - cutAt).toBeGreaterThanOrEqual(LEASE_TTL_MS / 2);
 
-    // B takes over every account A's agent cached, one caching holder each, on B's agent.
+    // B takes over every account A's agent cached, one caching holder each, on B's agent. Once
+    // A's sessions are gone on the server's side: a session of A caught mid-statement by the cut
+    // holds its row locks until PostgreSQL notices the client is gone (TCP keepalive; not
+    // idle_in_transaction_session_timeout, which only covers idle sessions), and B's release
+    // waits for them. Here the test ends them, as keepalive would.
+    proxy.dropUpstream();
     await eventually(async () => {
       const holders = await cluster.holders();
       for (const n of NAMES) expect(holders.get(n)).toEqual([{ agentId: "fence-b", caching: true, hubId: "fb" }]);

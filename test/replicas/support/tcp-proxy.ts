@@ -9,6 +9,12 @@ export interface TcpProxy {
    * (no reset, statements simply never answer).
    */
   cut(): void;
+  /**
+   * Ends the proxy's connections to PostgreSQL (the partition stays for the replica): what the
+   * server's TCP keepalive does in time to the sessions of a replica it can no longer reach, so
+   * that their row locks go.
+   */
+  dropUpstream(): void;
   close(): Promise<void>;
 }
 
@@ -16,6 +22,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let cut = false;
   const sockets = new Set<Socket>();
+  const upstreams = new Set<Socket>();
   const track = (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -29,6 +36,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     }
     const upstream = createConnection(target);
     track(upstream);
+    upstreams.add(upstream);
+    upstream.on("close", () => upstreams.delete(upstream));
     const forward = (from: Socket, to: Socket) =>
       from.on("data", (chunk: Buffer) => {
         if (!cut) to.write(chunk);
@@ -49,6 +58,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     port: address.port,
     cut() {
       cut = true;
+    },
+    dropUpstream() {
+      for (const s of upstreams) s.destroy();
     },
     async close() {
       for (const s of sockets) s.destroy();
