@@ -62,9 +62,17 @@ describe("a replica cut off from PostgreSQL", () => {
       const holders = await cluster.holders();
       for (const n of NAMES) expect(holders.get(n)?.filter((h) => h.caching)).toHaveLength(1);
     }, 15_000);
-    // Caching spread over both agents: A's agent caches some of the accounts.
-    const cachedByA = await eventually(() => {
+    // Caching spread over both agents: A's agent caches some of the accounts. Both agents' views
+    // must agree with the database first: a caching role moved between them just before the cut
+    // (B's join batch may land after the activation) would otherwise count as a promotion.
+    const cachedByA = await eventually(async () => {
+      const holders = await cluster.holders();
       const names = [...onA.holdings].filter(([, caching]) => caching).map(([n]) => n);
+      for (const n of NAMES) {
+        const cachingAgent = holders.get(n)?.find((h) => h.caching)?.agentId;
+        expect(onA.holdings.get(n) === true, `${n} cached by A's agent`).toBe(cachingAgent === "fence-a");
+        expect(onB.holdings.get(n) === true, `${n} cached by B's agent`).toBe(cachingAgent === "fence-b");
+      }
       expect(names.length).toBeGreaterThan(0);
       return names;
     }, 10_000);
