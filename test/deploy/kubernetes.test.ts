@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,7 +9,11 @@ import { ConfigMap, Service } from "kubernetes-models/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { loadConfig } from "../../src/config/config.js";
-import { startTestHub, type TestHub } from "../support/hub.js";
+import { createLogger } from "../../src/log/logger.js";
+import { startApp, type HubApp } from "../../src/server/app.js";
+import { createTestPki } from "../auth/support/pki.js";
+import { httpsRequest } from "../auth/support/tls-requests.js";
+import { openTestDatabase } from "../support/databases.js";
 
 const root = join(fileURLToPath(import.meta.url), "../../..");
 const dir = join(root, "deploy/kubernetes");
@@ -136,25 +141,54 @@ describe("deploy/kubernetes", () => {
     for (const probe of [container!.readinessProbe, container!.livenessProbe, container!.startupProbe]) expect(probe.httpGet.scheme).toBe("HTTPS");
   });
 
-  describe("probes answer on a real hub", () => {
-    let hub: TestHub;
+  describe("probes answer on a hub run with the ConfigMap's configuration", () => {
+    let app: HubApp;
+    let database: Awaited<ReturnType<typeof openTestDatabase>>;
+    const pki = createTestPki();
+    const token = randomBytes(16).toString("hex");
     beforeAll(async () => {
-      hub = await startTestHub("postgres");
+      // The Secrets' files as the Deployment mounts them, under a temp directory instead of /etc/agent-hub.
+      const etc = mkdtempSync(join(tmpdir(), "agent-hub-etc-"));
+      mkdirSync(join(etc, "tls"));
+      mkdirSync(join(etc, "auth"));
+      const server = pki.issue("server", { cn: "localhost", dns: ["localhost"], ip: ["127.0.0.1"] });
+      copyFileSync(server.certFile, join(etc, "tls/tls.crt"));
+      copyFileSync(server.keyFile, join(etc, "tls/tls.key"));
+      copyFileSync(pki.caFile, join(etc, "tls/ca.crt"));
+      const sha = createHash("sha256").update(token).digest("hex");
+      writeFileSync(join(etc, "auth/credentials.yaml"), `- name: ops\n  tokenSha256: ${sha}\n  role: viewer\n`);
+      const config = loadConfig({
+        file: writeTemp(hubYaml().replaceAll("/etc/agent-hub/", `${etc}/`)),
+        env: {},
+        overrides: { port: 0, host: "127.0.0.1", "grpc.agentPort": 0, "log.level": "silent" },
+      });
+      expect(config.tls.certFile.startsWith(etc)).toBe(true);
+      database = await openTestDatabase("postgres");
+      app = await startApp(config, { database, logger: createLogger("silent") });
     });
     afterAll(async () => {
-      await hub?.stop();
+      await app?.close();
+      await database?.close();
+      await database?.dropSchema();
+      pki.remove();
     });
 
-    it("readiness, liveness and startup paths exist and answer 200, metrics too", async () => {
-      const [container] = one<DeploymentJson>("Deployment").spec.template.spec.containers;
+    it("readiness, liveness and startup paths answer 200 over HTTPS without credentials, as the kubelet asks; metrics too", async () => {
+      const deployment = one<DeploymentJson>("Deployment");
+      const [container] = deployment.spec.template.spec.containers;
       expect(container!.readinessProbe.httpGet.path).toBe("/readyz");
       expect(container!.livenessProbe.httpGet.path).toBe("/healthz");
       for (const probe of [container!.readinessProbe, container!.livenessProbe, container!.startupProbe]) {
         expect(probe.httpGet.port).toBe("http");
-        expect((await fetch(`${hub.url}${probe.httpGet.path}`)).status, probe.httpGet.path).toBe(200);
+        expect(probe.httpGet.scheme).toBe("HTTPS");
+        expect((await httpsRequest(app.port, "GET", probe.httpGet.path, { ca: pki.ca })).status, probe.httpGet.path).toBe(200);
       }
-      const annotations = (one<DeploymentJson>("Deployment").spec.template as unknown as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
-      expect((await fetch(`${hub.url}${annotations["prometheus.io/path"]}`)).status).toBe(200);
+      const annotations = (deployment.spec.template as unknown as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
+      expect(annotations["prometheus.io/scheme"]).toBe("https");
+      expect((await httpsRequest(app.port, "GET", annotations["prometheus.io/path"]!, { ca: pki.ca })).status).toBe(200);
+      // The same hub refuses an anonymous API call and serves the credential the file names.
+      expect((await httpsRequest(app.port, "GET", "/armory/accounts", { ca: pki.ca })).status).toBe(401);
+      expect((await httpsRequest(app.port, "GET", "/armory/accounts", { ca: pki.ca, token })).status).toBe(200);
     });
   });
 });
