@@ -11,7 +11,7 @@ import { DATABASE_KINDS } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 import { connectTestAgent, type TestAgent } from "../hub/support/test-agent.js";
 import { createTestPki, type Issued, type TestPki } from "./support/pki.js";
-import { h2Request, httpsRequest, servedCertificate, type TlsAnswer } from "./support/tls-requests.js";
+import { grpcWebRequest, h2Request, httpsRequest, servedCertificate, type TlsAnswer } from "./support/tls-requests.js";
 
 const sha = (token: string) => createHash("sha256").update(token).digest("hex");
 /** Bearer tokens by credential name; the file stores only their SHA-256. */
@@ -180,6 +180,19 @@ describe.each(DATABASE_KINDS)("security over TLS on %s", (kind) => {
     await expect(promisify(execFile)("curl", ["-s", "-f", `http://127.0.0.1:${port}/armory/accounts`], { timeout: 10_000 })).rejects.toThrow();
   });
 
+  it("serves gRPC-Web over TLS (HTTP/1.1, as a browser would) under the same authorizer", async () => {
+    const list = (token: string | undefined) => grpcWebRequest(port, "/agenthub.v1.AccountsService/ListAccounts", { limit: 10 }, { ca: pki.ca, ...(token === undefined ? {} : { token }) });
+    const ok = await list(TOKENS.viewer);
+    expect(ok.status).toBe(200);
+    expect(ok.grpcStatus).toBe("0");
+    expect((ok.message as { items: { name: string }[] }).items.map((a) => a.name)).toContain("eu-one");
+    const anonymous = await list(undefined);
+    expect(anonymous.grpcStatus).toBe(String(grpc.status.UNAUTHENTICATED));
+    expect(anonymous.message).toBeUndefined();
+    const scoped = await list(TOKENS["viewer-eu"]);
+    expect((scoped.message as { items: { name: string }[] }).items.map((a) => a.name)).not.toContain("us-one");
+  });
+
   it("agents: a token or a client certificate opens the stream on both ports; none, a bad token or a foreign certificate is UNAUTHENTICATED; other roles PERMISSION_DENIED", async () => {
     const byToken = agent("agent-a-1", "eu", TOKENS.agent);
     await byToken.waitFor("welcome");
@@ -344,6 +357,15 @@ describe.each(DATABASE_KINDS)("security over TLS on %s", (kind) => {
       expect((await ask(await sign({ role: "wizard" }))).status).toBe(401);
       const scoped = (await ask(await sign({ role: "viewer", zones: ["nowhere"] }))).json as { items: unknown[] };
       expect(scoped.items).toEqual([]);
+
+      // The JWKS file is re-read on change: after a key rotation the new key's tokens are
+      // accepted and the retired key's refused, without a restart.
+      const next = await generateKeyPair("ES256");
+      writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(next.publicKey)), kid: "k2", alg: "ES256" }] }));
+      const signWithNext = () =>
+        new SignJWT({ role: "viewer" }).setProtectedHeader({ alg: "ES256", kid: "k2" }).setSubject("ci-bot").setIssuer("https://issuer.test").setAudience("agent-hub").setExpirationTime("5m").sign(next.privateKey);
+      await eventually(async () => expect((await ask(await signWithNext())).status).toBe(200));
+      expect((await ask(await sign({ role: "viewer" }))).status).toBe(401);
     } finally {
       await jwtHub.stop();
     }

@@ -94,3 +94,61 @@ export function servedCertificate(port: number, ca: Buffer): Promise<tls.PeerCer
     socket.on("error", reject);
   });
 }
+
+/** A gRPC-Web (JSON) unary answer: HTTP status, grpc-status from headers or the trailer frame, the message. */
+export interface GrpcWebAnswer {
+  status: number;
+  grpcStatus: string | undefined;
+  message: unknown;
+}
+
+/**
+ * One unary gRPC-Web call with the JSON codec over HTTPS/1.1, framed by hand (flag byte, length,
+ * payload; the trailers come as a frame with flag 0x80), so that the wire format is what is tested.
+ */
+export function grpcWebRequest(port: number, path: string, message: unknown, options: Pick<TlsRequestOptions, "ca" | "token">): Promise<GrpcWebAnswer> {
+  const payload = Buffer.from(JSON.stringify(message), "utf8");
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(payload.length, 1);
+  const frame = Buffer.concat([prefix, payload]);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: "127.0.0.1",
+        servername: "localhost",
+        port,
+        method: "POST",
+        path,
+        ca: options.ca,
+        agent: false,
+        headers: {
+          "content-type": "application/grpc-web+json",
+          "x-grpc-web": "1",
+          "content-length": String(frame.length),
+          ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const body = Buffer.concat(chunks);
+          let grpcStatus = typeof res.headers["grpc-status"] === "string" ? res.headers["grpc-status"] : undefined;
+          let parsed: unknown;
+          for (let at = 0; at + 5 <= body.length; ) {
+            const flag = body[at]!;
+            const length = body.readUInt32BE(at + 1);
+            const data = body.subarray(at + 5, at + 5 + length);
+            if ((flag & 0x80) === 0) parsed = JSON.parse(data.toString("utf8"));
+            else grpcStatus = /grpc-status:\s*(\d+)/i.exec(data.toString("utf8"))?.[1] ?? grpcStatus;
+            at += 5 + length;
+          }
+          resolve({ status: res.statusCode ?? 0, grpcStatus, message: parsed });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(frame);
+  });
+}
