@@ -1,8 +1,8 @@
-import { parseSimOptions, type SimOptions } from "../src/sim/options.js";
-import type { Progress } from "../src/sim/progress.js";
-import type { SimReport } from "../src/sim/report.js";
+import { parseSimOptions, type SimOptions } from "../tools/sim/options.js";
+import type { Progress } from "../tools/sim/progress.js";
+import type { SimReport } from "../tools/sim/report.js";
 import { benchDatabase } from "./bench-database.js";
-import { runSimulation } from "../src/sim/simulation.js";
+import { runSimulation } from "../tools/sim/simulation.js";
 import { measureCeiling, type Ceiling } from "./ceiling.js";
 import { throughputRatio, timeRatio, type ResultRow } from "./table.js";
 

@@ -1,7 +1,7 @@
-import { createHistogram, summarize, type LatencySummary } from "../src/sim/histogram.js";
-import { mergeLoadResults, type LoadResult } from "../src/sim/load-generator.js";
-import { readProcStats } from "../src/sim/proc-stats.js";
-import { splitShares } from "../src/sim/worker-fleet.js";
+import { createHistogram, summarize, type LatencySummary } from "../tools/sim/histogram.js";
+import { mergeLoadResults, type LoadResult } from "../tools/sim/load-generator.js";
+import { readProcStats } from "../tools/sim/proc-stats.js";
+import { splitShares } from "../tools/sim/worker-fleet.js";
 import { startJsonChild } from "./child.js";
 import type { EchoJob, EchoResult } from "./echo-client.js";
 

@@ -7,11 +7,11 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { AgentService, Outcome, type ConnectRequestSchema, type ConnectResponse } from "../gen/agenthub/v1/agent_pb.js";
-import { wallNow } from "../src/sim/clock.js";
-import { createHistogram, type HistogramData } from "../src/sim/histogram.js";
-import { runLoad, type LoadResult } from "../src/sim/load-generator.js";
-import { createMessageQueue } from "../src/sim/message-queue.js";
-import { defaultOperationPayload } from "../src/sim/ops-driver.js";
+import { wallNow } from "../tools/sim/clock.js";
+import { createHistogram, type HistogramData } from "../tools/sim/histogram.js";
+import { runLoad, type LoadResult } from "../tools/sim/load-generator.js";
+import { createMessageQueue } from "../tools/sim/message-queue.js";
+import { defaultOperationPayload } from "../tools/sim/ops-driver.js";
 
 /** What the parent asks of one client process. */
 export interface EchoJob {

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
-import { plainProgress } from "../src/sim/progress.js";
+import { plainProgress } from "../tools/sim/progress.js";
 import { runAgentsScenario, type AgentsScenario } from "./agents-scenario.js";
 import { runListScenario } from "./list-scenario.js";
 import { formatTable, type ResultRow } from "./table.js";
@@ -42,7 +42,7 @@ const SCENARIOS: Scenario[] = [
     name: "list-100k",
     description: "PostgreSQL: GET /armory/accounts?limit=100 at 100,000 accounts vs the raw SQL query",
     byDefault: true,
-    run: () => runListScenario(100_000, progress, "postgres"),
+    run: () => runListScenario(100_000, progress),
   },
   agents("wide-10k", "PostgreSQL: 10,000 agents in 5,000 zones, 50,000 accounts, 50 agents killed, reconnect storm (several minutes)", true, {
     agents: 10_000,
