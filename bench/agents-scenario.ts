@@ -52,6 +52,8 @@ export async function runAgentsScenario(s: AgentsScenario, progress: Progress, k
       ...["--kill", String(s.kill), "--phase-timeout", "300s", "--batch", "1000"],
       // Failover is timed from the stream's end; the default heartbeat would not change it.
       ...["--hub-config", "log.level=error"],
+      // A CPU profile of the hub (design: profile before optimising), when asked for.
+      ...(process.env.BENCH_HUB_PROFILE === undefined ? [] : ["--hub-profile", process.env.BENCH_HUB_PROFILE]),
     ],
     false,
   ) as SimOptions;
