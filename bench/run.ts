@@ -54,6 +54,17 @@ const SCENARIOS: Scenario[] = [
     kill: 50,
     workers: 4,
   }),
+  agents("replicas-3k", "PostgreSQL: 3 hub processes on one database, 3,000 agents (1,000 on each) in 30 zones, 9,000 accounts, operations through the first replica, 30 agents killed: statements and NOTIFYs per replica", true, {
+    agents: 3_000,
+    zones: 30,
+    accounts: 9_000,
+    storm: false,
+    opsConcurrency: 64,
+    opsDurationMs: 10_000,
+    kill: 30,
+    workers: 3,
+    replicas: 3,
+  }),
   agents("zones-10k", "PostgreSQL: 10,000 agents in 50 zones (200 per zone), 50,000 accounts, reconnect storm (opt-in)", false, {
     agents: 10_000,
     zones: 50,

@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { benchDatabase, type BenchDatabase } from "../../bench/bench-database.js";
 import { createHubApi } from "../../tools/sim/hub-api.js";
 import { startLocalHub, type LocalHub } from "../../tools/sim/local-hub.js";
+import { parseSimOptions, type SimOptions } from "../../tools/sim/options.js";
+import { plainProgress } from "../../tools/sim/progress.js";
+import { runSimulation } from "../../tools/sim/simulation.js";
 import { dynamicAccountDefinition, type TopologySpec } from "../../tools/sim/topology.js";
 
 /**
@@ -42,4 +45,39 @@ describe("local hub started through the agent-hub command", () => {
     await hub.stop();
     await expect(fetch(`${hub.url}/healthz`)).rejects.toThrow();
   });
+});
+
+describe("simulation over two local replicas on one PostgreSQL", () => {
+  it("spreads the agents over both and reports each replica's database work per phase", async () => {
+    const database = benchDatabase("postgres");
+    try {
+      const options = parseSimOptions(
+        [
+          ...["--agents", "4", "--zones", "2", "--accounts", "6", "--workers", "2", "--duration", "1s", "--ops-rate", "20", "--kill", "0"],
+          ...["--phase-timeout", "60s", "--prefix", "r2-"],
+          ...Object.entries(database.overrides).flatMap(([k, v]) => ["--hub-config", `${k}=${v}`]),
+        ],
+        false,
+      ) as SimOptions;
+      const connected: number[] = [];
+      const readReplicas = async (urls: string[]) => {
+        for (const url of urls) {
+          const text = await (await fetch(`${url}/metrics`)).text();
+          connected.push(Number(/^agenthub_agents_connected (\d+)$/m.exec(text)?.[1]));
+        }
+      };
+      const report = await runSimulation(options, { progress: plainProgress(() => {}, 0), replicas: 2, beforeStop: readReplicas });
+      // Worker w dials replica w mod 2: two agents on each.
+      expect(connected).toEqual([2, 2]);
+      expect(report.connect.connected).toBe(4);
+      expect(report.activation.byStatus).toEqual({ ACTIVE: 6 });
+      const quiet = report.replicaWork?.quiet;
+      expect(quiet).toHaveLength(2);
+      // Each replica renews its own lease in the quiet window, whoever its agents are.
+      for (const replica of quiet!) expect(replica.statementsPerSec).toBeGreaterThan(0);
+      expect(report.databaseWork?.quiet?.statementsPerSec).toBe(quiet!.reduce((n, r) => n + r.statementsPerSec, 0));
+    } finally {
+      await database.drop();
+    }
+  }, 180_000);
 });
