@@ -41,6 +41,10 @@ function layerZones() {
   // The production code never reaches into tests, benchmarks or the simulator.
   zones.push({ target: "./src", from: "./test", message: "production code must not import tests" });
   zones.push({ target: "./src", from: "./tools", message: "the simulator and benchmarks live outside the production build" });
+  // They reach the hub only through the wire contract (gen/, the network); shared pure parts
+  // (configuration grammar, name rules) are the one exception.
+  zones.push({ target: ["./tools", "./bench"], from: "./src", except: ["./config", "./model"], message: "the simulator and benchmarks use the hub only through the wire contract (gen/ and the network)" });
+  zones.push({ target: "./src", from: "./bench", message: "the simulator and benchmarks live outside the production build" });
   zones.push({ target: "./gen", from: "./src", message: "generated code depends on nothing of ours" });
   return zones;
 }

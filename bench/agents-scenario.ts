@@ -1,8 +1,8 @@
-import { parseSimOptions, type SimOptions } from "../src/sim/options.js";
-import type { Progress } from "../src/sim/progress.js";
-import type { SimReport } from "../src/sim/report.js";
+import { parseSimOptions, type SimOptions } from "../tools/sim/options.js";
+import type { Progress } from "../tools/sim/progress.js";
+import type { SimReport } from "../tools/sim/report.js";
 import { benchDatabase } from "./bench-database.js";
-import { runSimulation } from "../src/sim/simulation.js";
+import { runSimulation } from "../tools/sim/simulation.js";
 import { measureCeiling, type Ceiling } from "./ceiling.js";
 import { throughputRatio, timeRatio, type ResultRow } from "./table.js";
 
@@ -17,6 +17,8 @@ export interface AgentsScenario {
   opsDurationMs: number;
   kill: number;
   workers: number;
+  /** Hub processes on the one PostgreSQL (default 1); agents spread over them by worker. */
+  replicas?: number;
 }
 
 /** What such a scenario writes to bench/results. */
@@ -52,12 +54,14 @@ export async function runAgentsScenario(s: AgentsScenario, progress: Progress, k
       ...["--kill", String(s.kill), "--phase-timeout", "300s", "--batch", "1000"],
       // Failover is timed from the stream's end; the default heartbeat would not change it.
       ...["--hub-config", "log.level=error"],
+      // A CPU profile of the hub (design: profile before optimising), when asked for.
+      ...(process.env.BENCH_HUB_PROFILE === undefined ? [] : ["--hub-profile", process.env.BENCH_HUB_PROFILE]),
     ],
     false,
   ) as SimOptions;
   let report: SimReport;
   try {
-    report = await runSimulation(options, { progress });
+    report = await runSimulation(options, { progress, replicas: s.replicas ?? 1 });
   } finally {
     await database.drop();
   }
@@ -66,14 +70,21 @@ export async function runAgentsScenario(s: AgentsScenario, progress: Progress, k
   const assignmentTrips = Math.min(3, Math.floor(s.agents / s.zones)) * s.accounts;
   const activationCeilingMs = assign === undefined || assign.throughput === 0 ? undefined : (assignmentTrips * 1000) / assign.throughput;
   const hubRss = report.resources?.afterOperations.rssBytes;
+  const replicas = s.replicas ?? 1;
   const rows: ResultRow[] = [
     row("connect all agents", report.connect.allConnectedMs, ceiling.connectMs, "ms", "time", "—"),
     row("connect p99 (dial→welcome)", report.connect.latency.p99, ceiling.connectLatency.p99, "ms", "time", "—"),
-    {
-      ...row("RSS with streams open", report.resources?.afterConnect.rssBytes, ceiling.serverRssBytes, "MiB", "time", "—"),
-      hub: mib(report.resources?.afterConnect.rssBytes),
-      ceiling: mib(ceiling.serverRssBytes),
-    },
+    // With several replicas the hub figure is the first replica's, holding its share of the streams only.
+    replicas === 1
+      ? {
+          ...row("RSS with streams open", report.resources?.afterConnect.rssBytes, ceiling.serverRssBytes, "MiB", "time", "—"),
+          hub: mib(report.resources?.afterConnect.rssBytes),
+          ceiling: mib(ceiling.serverRssBytes),
+        }
+      : {
+          ...row(`RSS of replica 1 with its ${Math.round(s.agents / replicas)} streams open`, report.resources?.afterConnect.rssBytes, undefined, "MiB", "time", "—"),
+          hub: mib(report.resources?.afterConnect.rssBytes),
+        },
     {
       ...row("hub RSS at start (no agents)", report.resources?.atStart.rssBytes, undefined, "MiB", "time", "—"),
       hub: mib(report.resources?.atStart.rssBytes),
@@ -114,7 +125,12 @@ export async function runAgentsScenario(s: AgentsScenario, progress: Progress, k
     rows.push({ ...row(`hub event-loop delay p99, ${phase}`, d.p99, undefined, "ms", "time", "≤ 50 ms"), met: d.p99 <= 50 });
   }
   for (const [phase, w] of Object.entries(report.databaseWork ?? {})) {
-    rows.push({ ...row(`PostgreSQL statements/s from the hub, ${phase}`, w.statementsPerSec, undefined, "/s", "throughput", "—") });
+    // With several replicas, the label says what each one sent (the first takes every REST call).
+    const each = report.replicaWork?.[phase];
+    const split = (pick: (x: { statementsPerSec: number; notifiesPerSec: number }) => number) => (each === undefined ? "" : ` (replicas ${each.map(pick).join(" + ")})`);
+    const from = each === undefined ? "the hub" : `${each.length} replicas`;
+    rows.push({ ...row(`PostgreSQL statements/s from ${from}, ${phase}${split((x) => x.statementsPerSec)}`, w.statementsPerSec, undefined, "/s", "throughput", "—") });
+    rows.push({ ...row(`NOTIFY/s from ${from}, ${phase}${split((x) => x.notifiesPerSec)}`, w.notifiesPerSec, undefined, "/s", "throughput", "—") });
   }
   return { database: kind, scenario: s, report, ceiling, rows };
 }

@@ -1,7 +1,7 @@
-import { createHistogram, summarize, type LatencySummary } from "../src/sim/histogram.js";
-import { mergeLoadResults, type LoadResult } from "../src/sim/load-generator.js";
-import { readProcStats } from "../src/sim/proc-stats.js";
-import { splitShares } from "../src/sim/worker-fleet.js";
+import { createHistogram, summarize, type LatencySummary } from "../tools/sim/histogram.js";
+import { mergeLoadResults, type LoadResult } from "../tools/sim/load-generator.js";
+import { readProcStats } from "../tools/sim/proc-stats.js";
+import { splitShares } from "../tools/sim/worker-fleet.js";
 import { startJsonChild } from "./child.js";
 import type { EchoJob, EchoResult } from "./echo-client.js";
 
@@ -20,6 +20,8 @@ export interface Ceiling {
   connectLatency: LatencySummary;
   /** Echo server RSS with all streams open and idle. */
   serverRssBytes: number;
+  /** Dials that failed and were redialed, by error (0 when every first dial was welcomed). */
+  redials: Record<string, number>;
   runs: { kind: string; throughput: number; latency: LatencySummary; errors: Record<string, number> }[];
 }
 
@@ -41,19 +43,24 @@ export async function measureCeiling(streams: number, clients: number, runs: Cei
     const perClient = (r: CeilingRun) => ({ ...r, ratePerSec: r.ratePerSec / shares.length, concurrency: Math.max(1, Math.round(r.concurrency / shares.length)) });
     const holdMs = 1_500;
     const children = shares.map((s) =>
-      startJsonChild<EchoResult>("./echo-client.ts", [JSON.stringify({ url, streams: s.count, runs: runs.map(perClient), holdMs } satisfies EchoJob)]),
+      startJsonChild<EchoResult>("./echo-client.ts", [JSON.stringify({ url, streams: s.count, firstId: s.first, runs: runs.map(perClient), holdMs } satisfies EchoJob)]),
     );
     const results = await Promise.all(children.map((c) => c.firstLine));
     // The clients hold their streams open for a moment after answering: this is the idle RSS.
     const rss = readProcStats(server.process.pid!)?.rssBytes ?? 0;
     await Promise.all(children.map((c) => c.kill()));
     const connectLatency = createHistogram();
-    for (const r of results) connectLatency.merge(r.connectLatency);
+    const redials: Record<string, number> = {};
+    for (const r of results) {
+      connectLatency.merge(r.connectLatency);
+      for (const [kind, n] of Object.entries(r.redials)) redials[kind] = (redials[kind] ?? 0) + n;
+    }
     return {
       streams,
       connectMs: Math.max(...results.map((r) => r.connectMs)),
       connectLatency: summarize(connectLatency),
       serverRssBytes: rss,
+      redials,
       runs: runs.map((run, i) => {
         const merged = mergeLoadResults(results.map((r) => r.runs[i]!));
         return { kind: run.kind, ...loadFigures(merged), errors: merged.errors };

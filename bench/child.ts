@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { tsxExecArgv } from "../src/sim/tsx-args.js";
+import { tsxExecArgv } from "../tools/sim/tsx-args.js";
 
 /** A TypeScript entry running in a process of its own, and its first JSON line on stdout. */
 export interface JsonChild<T> {

@@ -12,8 +12,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AgentService, type ConnectResponseSchema } from "../gen/agenthub/v1/agent_pb.js";
-import { HTTP2_SETTINGS } from "../src/server/listener.js";
-import { dynamicAccountDefinition, type TopologySpec } from "../src/sim/topology.js";
+import { dynamicAccountDefinition, type TopologySpec } from "../tools/sim/topology.js";
+import { ECHO_HTTP2_SETTINGS } from "./http2-settings.js";
 
 const topology: TopologySpec = { agents: 1, zones: 1, staticPerZone: 0, dynamicAccounts: 1, unpinnedFraction: 0, prefix: "" };
 const definition = dynamicAccountDefinition(topology, 0);
@@ -51,7 +51,7 @@ function routes(router: ConnectRouter) {
   });
 }
 
-const server = http2.createServer(HTTP2_SETTINGS, connectNodeAdapter({ routes }));
+const server = http2.createServer(ECHO_HTTP2_SETTINGS, connectNodeAdapter({ routes }));
 server.listen(Number(process.env.ECHO_PORT ?? 0), "127.0.0.1", () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
 });

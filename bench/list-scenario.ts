@@ -1,12 +1,11 @@
-import { prefixEnd } from "../src/store/account-filter.js";
-import { wallNow } from "../src/sim/clock.js";
-import { createHistogram, summarize, type LatencySummary } from "../src/sim/histogram.js";
-import { createHubApi, type HubApi } from "../src/sim/hub-api.js";
-import { startLocalHub, type LocalHub } from "../src/sim/local-hub.js";
-import { benchDatabase } from "./bench-database.js";
-import type { Progress } from "../src/sim/progress.js";
-import { readProcStats } from "../src/sim/proc-stats.js";
-import { dynamicAccountDefinition, dynamicAccountName, zoneName, type TopologySpec } from "../src/sim/topology.js";
+import { wallNow } from "../tools/sim/clock.js";
+import { createHistogram, summarize, type LatencySummary } from "../tools/sim/histogram.js";
+import { createHubApi, type HubApi } from "../tools/sim/hub-api.js";
+import { startLocalHub } from "../tools/sim/local-hub.js";
+import { benchDatabase, type BenchDatabase } from "./bench-database.js";
+import type { Progress } from "../tools/sim/progress.js";
+import { readProcStats } from "../tools/sim/proc-stats.js";
+import { dynamicAccountDefinition, dynamicAccountName, zoneName, type TopologySpec } from "../tools/sim/topology.js";
 import { timeRatio, type ResultRow } from "./table.js";
 
 /** What the list scenario writes to bench/results. */
@@ -58,11 +57,11 @@ const FAILED_SHARE = 0.01;
  * Random pages (limit 100) of three filtered sets, each timed against the raw SQL of the same
  * filter: one zone (~0.8 % of the accounts), the FAILED ones (1 %), a name prefix (1 %).
  */
-async function measureFilters(hub: LocalHub, api: HubApi, accounts: number, topology: TopologySpec) {
+async function measureFilters(database: BenchDatabase, api: HubApi, accounts: number, topology: TopologySpec) {
   const failed = Math.round(accounts * FAILED_SHARE);
   // The hub has no agents here, so no account can fail on its own: mark them as the hub would.
-  await hub.timeSql(`UPDATE kubesvc_accounts SET status = 'FAILED' WHERE name IN (SELECT name FROM kubesvc_accounts ORDER BY md5(name) LIMIT ${failed})`, 1);
-  await hub.timeSql("ANALYZE kubesvc_accounts", 1);
+  await database.timeSql(`UPDATE kubesvc_accounts SET status = 'FAILED' WHERE name IN (SELECT name FROM kubesvc_accounts ORDER BY md5(name) LIMIT ${failed})`, 1);
+  await database.timeSql("ANALYZE kubesvc_accounts", 1);
   const zone = () => zoneName(topology, Math.floor(Math.random() * topology.zones));
   // Names are zero-padded numbers, so dropping the last 3 digits of account k·1000 selects 1000 of them.
   const prefixStart = () => Math.floor(Math.random() * Math.floor(accounts / 1000)) * 1000;
@@ -79,7 +78,7 @@ async function measureFilters(hub: LocalHub, api: HubApi, accounts: number, topo
       filter: "namePrefix",
       next: () => {
         const p = dynamicAccountName(topology, prefixStart()).slice(0, -3);
-        return { query: `namePrefix=${p}`, where: `name >= '${p}' AND name < '${prefixEnd(p)!}'`, matches: 1000 };
+        return { query: `namePrefix=${p}`, where: `name >= '${p}' AND name < '${p.slice(0, -1)}${String.fromCharCode(p.charCodeAt(p.length - 1) + 1)}'`, matches: 1000 };
       },
     },
   ];
@@ -96,7 +95,7 @@ async function measureFilters(hub: LocalHub, api: HubApi, accounts: number, topo
       const t = wallNow();
       await api.listPage(page, 100, f.query);
       rest.record(wallNow() - t);
-      raw.merge((await hub.timeSql(rawListQuery((page - 1) * 100, 100, f.where), 1)).latency);
+      raw.merge((await database.timeSql(rawListQuery((page - 1) * 100, 100, f.where), 1)).latency);
     }
     results.push({ filter: c.filter, rest: summarize(rest), sql: summarize(raw) });
   }
@@ -104,7 +103,8 @@ async function measureFilters(hub: LocalHub, api: HubApi, accounts: number, topo
 }
 
 /** Fills a local hub with `accounts` accounts, then times GET ?limit=100 against the raw query, unfiltered and filtered. */
-export async function runListScenario(accounts: number, progress: Progress, kind: "postgres" | "pglite" = "postgres"): Promise<ListResult> {
+export async function runListScenario(accounts: number, progress: Progress): Promise<ListResult> {
+  const kind = "postgres";
   const database = benchDatabase(kind);
   const hub = await startLocalHub({ overrides: { "log.level": "error", ...database.overrides }, logFile: undefined });
   const api = createHubApi(hub.url, 4);
@@ -125,7 +125,7 @@ export async function runListScenario(accounts: number, progress: Progress, kind
     const page = () => 1 + Math.floor(Math.random() * pages);
     // Warm both paths the same way before timing.
     for (let i = 0; i < 20; i++) await api.listPage(page(), 100);
-    await hub.timeSql(rawListQuery(0, 100), 20);
+    await database.timeSql(rawListQuery(0, 100), 20);
 
     const list = progress.phase("list", SAMPLES);
     const rest = createHistogram();
@@ -139,13 +139,13 @@ export async function runListScenario(accounts: number, progress: Progress, kind
     list.done(`REST p99 ${summarize(rest).p99} ms`);
     const sql = createHistogram();
     for (let i = 0; i < SQL_OFFSETS; i++) {
-      const r = await hub.timeSql(rawListQuery((page() - 1) * 100, 100), SAMPLES / SQL_OFFSETS);
+      const r = await database.timeSql(rawListQuery((page() - 1) * 100, 100), SAMPLES / SQL_OFFSETS);
       sql.merge(r.latency);
     }
     const restSummary = summarize(rest);
     const sqlSummary = summarize(sql);
     const filtering = progress.phase("filters", 3);
-    const filters = await measureFilters(hub, api, accounts, topology);
+    const filters = await measureFilters(database, api, accounts, topology);
     filtering.done(filters.map((f) => `${f.filter} p99 ${f.rest.p99} ms`).join(", "));
     const rss = readProcStats(hub.pid)?.rssBytes ?? 0;
     const loop = await hub.loopDelay();

@@ -8,8 +8,7 @@ import { UsageError } from "./usage-error.js";
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
-// The hub and the simulator are loaded only by the commands that run them, so that the API
-// commands start quickly.
+// The hub is loaded only by the commands that run it, so that the API commands start quickly.
 async function serve(configFile: string | undefined): Promise<void> {
   const [{ loadConfig }, { startApp }] = await Promise.all([import("../config/config.js"), import("../server/app.js")]);
   const config = loadConfig({ file: configFile });
@@ -32,7 +31,7 @@ async function serve(configFile: string | undefined): Promise<void> {
 }
 
 /**
- * A command whose options another parser reads (sim, seed-clouddriver): commander hands it every
+ * A command whose options another parser reads (seed-clouddriver): commander hands it every
  * argument after the command's name untouched, `--help` included.
  */
 function passThrough(name: string, description: string, run: (args: string[]) => Promise<void>): Command {
@@ -63,12 +62,6 @@ export function program(): Command {
     .description("run the hub (PGlite in ./data unless DATABASE_URL is set)")
     .option("-c, --config <file>", "YAML configuration file")
     .action((options: { config?: string }) => serve(options.config));
-  root.addCommand(
-    passThrough("sim", "load-test a hub on this machine with simulated agents (sim --help)", async (args) => {
-      const { runSimCommand } = await import("../sim/cli.js");
-      process.exitCode = await runSimCommand(args);
-    }),
-  );
   root.addCommand(
     passThrough(
       "seed-clouddriver",
@@ -108,7 +101,7 @@ program()
       reportApiError(err);
       process.exit(EXIT_FAILED);
     }
-    // Node's parseArgs (sim, seed-clouddriver) reports a bad option as a TypeError with a code.
+    // Node's parseArgs (seed-clouddriver) reports a bad option as a TypeError with a code.
     if (err instanceof UsageError || (err instanceof TypeError && "code" in err)) {
       process.stderr.write(`agent-hub: ${err.message}\n`);
       process.exit(EXIT_USAGE);

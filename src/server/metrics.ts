@@ -95,6 +95,18 @@ export function createHubMetrics(deps: HubMetricsDeps): HubMetrics {
       for (const status of new Set([...STATUSES, ...counted.counts.keys()])) this.set({ status }, counted.counts.get(status) ?? 0);
     },
   });
+  // Load per replica on the shared database (README's scaling-out estimate rests on it).
+  const sent = { statements: 0, notifies: 0 };
+  for (const [kind, help] of [
+    ["statements", "Statements this replica sent to PostgreSQL (transactions' BEGIN/COMMIT and the lease included; 0 on PGlite)"],
+    ["notifies", "NOTIFYs among those statements (work handed to other replicas)"],
+  ] as const) {
+    new Counter({ name: `agenthub_database_${kind}_total`, help, registers, collect() {
+      const now = deps.database.statementCounts()[kind];
+      this.inc(now - sent[kind]);
+      sent[kind] = now;
+    } });
+  }
   const activation = new Histogram({
     name: "agenthub_activation_seconds",
     help: "PATCH ACTIVE until the account is ACTIVE (an agent confirmed it), as seen by the replica that took the PATCH",

@@ -13,6 +13,8 @@ const DESIGN_METRICS: Record<string, string> = {
   agenthub_operation_seconds: "histogram",
   agenthub_engine_batch_seconds: "histogram",
   agenthub_event_loop_delay_seconds: "gauge",
+  agenthub_database_statements_total: "counter",
+  agenthub_database_notifies_total: "counter",
 };
 
 describe.each(DATABASE_KINDS)("/metrics on %s", (kind) => {
@@ -86,6 +88,11 @@ describe.each(DATABASE_KINDS)("/metrics on %s", (kind) => {
       expect(valueOf(samples, "agenthub_failover_seconds_bucket", { le: "+Inf" })).toBe(failedOver.length);
       expect(valueOf(samples, "agenthub_engine_batch_seconds_count")).toBeGreaterThan(batchesBefore);
       expect(valueOf(samples, "agenthub_event_loop_delay_seconds", { quantile: "1" })).toBeGreaterThanOrEqual(0);
+      // PGlite has no other replica and counts nothing; PostgreSQL counts every statement sent.
+      const statements = valueOf(samples, "agenthub_database_statements_total");
+      if (kind === "postgres") expect(statements).toBeGreaterThan(valueOf(before.samples, "agenthub_database_statements_total"));
+      else expect(statements).toBe(0);
+      expect(valueOf(samples, "agenthub_database_notifies_total")).toBeLessThanOrEqual(statements);
       // Low cardinality: no label carries an agent or account name.
       for (const name of [...activeNames, "refused", "nobody-there", "left-inactive", "m-1", "m-2", "n-1"]) expect(text).not.toContain(`"${name}"`);
     });

@@ -1,11 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { createHistogram } from "../../src/sim/histogram.js";
-import { loopbackUrl, NonLoopbackTargetError } from "../../src/sim/loopback.js";
-import { parseSimOptions, SimUsageError, type SimOptions } from "../../src/sim/options.js";
-import { hashUnit, parseReachability } from "../../src/sim/reachability.js";
-import { pickVictims } from "../../src/sim/simulation.js";
-import { agentSpec, dynamicAccountDefinition, type TopologySpec } from "../../src/sim/topology.js";
-import { splitShares } from "../../src/sim/worker-fleet.js";
+import { ECHO_HTTP2_SETTINGS } from "../../bench/http2-settings.js";
+import { HTTP2_SETTINGS } from "../../src/server/listener.js";
+import { createHistogram } from "../../tools/sim/histogram.js";
+import { loopbackUrl, NonLoopbackTargetError } from "../../tools/sim/loopback.js";
+import { parseSimOptions, SimUsageError, type SimOptions } from "../../tools/sim/options.js";
+import { hashUnit, parseReachability } from "../../tools/sim/reachability.js";
+import { pickVictims } from "../../tools/sim/simulation.js";
+import { agentSpec, dynamicAccountDefinition, type TopologySpec } from "../../tools/sim/topology.js";
+import { splitShares } from "../../tools/sim/worker-fleet.js";
 
 describe("loopback targets", () => {
   it.each(["http://127.0.0.1:7002", "http://127.9.9.9:1", "http://[::1]:7002", "http://localhost:7002"])("accepts %s", (url) => {
@@ -93,5 +95,11 @@ describe("topology and reachability", () => {
       { first: 6, count: 4 },
     ]);
     expect(splitShares(2, 5)).toHaveLength(2);
+  });
+});
+
+describe("the echo ceiling's transport", () => {
+  it("uses the HTTP/2 settings of the hub's listeners, so the two are measured on the same transport", () => {
+    expect(ECHO_HTTP2_SETTINGS).toEqual(HTTP2_SETTINGS);
   });
 });

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHubApi, type AccountJson, type AgentJson } from "../../src/sim/hub-api.js";
-import { hashUnit } from "../../src/sim/reachability.js";
-import { parseSimOptions, type SimOptions } from "../../src/sim/options.js";
-import { plainProgress } from "../../src/sim/progress.js";
-import type { SimReport } from "../../src/sim/report.js";
-import { runSimulation } from "../../src/sim/simulation.js";
+import { createHubApi, type AccountJson, type AgentJson } from "../../tools/sim/hub-api.js";
+import { hashUnit } from "../../tools/sim/reachability.js";
+import { parseSimOptions, type SimOptions } from "../../tools/sim/options.js";
+import { plainProgress } from "../../tools/sim/progress.js";
+import type { SimReport } from "../../tools/sim/report.js";
+import { runSimulation } from "../../tools/sim/simulation.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 
 /**

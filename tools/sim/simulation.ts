@@ -2,7 +2,7 @@ import { sleep, wallNow } from "./clock.js";
 import { createEventTracker } from "./event-tracker.js";
 import { createHistogram, summarize } from "./histogram.js";
 import { createHubApi, type AccountJson, type HubApi } from "./hub-api.js";
-import { startLocalHub } from "./local-hub.js";
+import { startLocalHub, type LocalHub } from "./local-hub.js";
 import type { SimOptions } from "./options.js";
 import { defaultOperationPayload } from "./ops-driver.js";
 import { sampleProc, type ProcSampler } from "./proc-stats.js";
@@ -14,8 +14,16 @@ import { startFleet, type WorkerFleet } from "./worker-fleet.js";
 /** What a run needs from its surroundings. */
 export interface SimulationDeps {
   progress: Progress;
-  /** Called after the last phase while the agents are still connected (tests read the hub here). */
-  beforeStop?: () => Promise<void>;
+  /**
+   * Called after the last phase while the agents are still connected (tests read the hub here),
+   * with the URLs of the local replicas (none for a remote hub).
+   */
+  beforeStop?: (replicaUrls: string[]) => Promise<void>;
+  /**
+   * With `--hub local`: hub processes to start on the one database (design section 11; PostgreSQL).
+   * REST goes to the first; simulator worker w dials replica w mod N. Default 1.
+   */
+  replicas?: number;
 }
 
 /** A simulator worker or the hub failed; the run cannot go on. */
@@ -68,7 +76,17 @@ function resourceMeter(sampler: ProcSampler | undefined) {
 export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Promise<SimReport> {
   const { progress } = deps;
   const startedAt = new Date().toISOString();
-  const local = opts.hub === "local" ? await startLocalHub({ overrides: opts.hubConfig, logFile: opts.hubLog, profileDir: opts.hubProfile }) : undefined;
+  const locals: LocalHub[] = [];
+  try {
+    // One after the other: each migrates the shared schema under an advisory lock anyway.
+    for (let i = 0; i < (opts.hub === "local" ? (deps.replicas ?? 1) : 0); i++) {
+      locals.push(await startLocalHub({ overrides: opts.hubConfig, logFile: opts.hubLog, profileDir: i === 0 ? opts.hubProfile : undefined }));
+    }
+  } catch (err) {
+    await Promise.all(locals.map((l) => l.stop()));
+    throw err;
+  }
+  const local = locals[0];
   const url = local?.url ?? (opts.hub as { url: string }).url;
   const agentUrl = local?.agentUrl ?? (opts.hub as { agentUrl: string }).agentUrl;
   const sampler = local === undefined ? undefined : sampleProc(local.pid);
@@ -103,18 +121,23 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
     const atStart = meter();
     const eventLoop: Record<string, { p50: number; p99: number; max: number }> = {};
     const databaseWork: Record<string, { statementsPerSec: number; notifiesPerSec: number }> = {};
+    const replicaWork: NonNullable<SimReport["replicaWork"]> = {};
     const loopMark = async (phase: string) => {
-      if (local === undefined) return;
-      const { work, ...delay } = await local.loopDelay();
-      eventLoop[phase] = delay;
-      const perSec = (n: number) => (work.ms === 0 ? 0 : Math.round((n * 1000) / work.ms));
-      databaseWork[phase] = { statementsPerSec: perSec(work.statements), notifiesPerSec: perSec(work.notifies) };
+      if (locals.length === 0) return;
+      const marks = await Promise.all(locals.map((l) => l.loopDelay()));
+      const perSec = (n: number, ms: number) => (ms === 0 ? 0 : Math.round((n * 1000) / ms));
+      const each = marks.map(({ work, p99 }) => ({ statementsPerSec: perSec(work.statements, work.ms), notifiesPerSec: perSec(work.notifies, work.ms), eventLoopP99: p99 }));
+      const worst = marks.reduce((a, b) => (b.p99 > a.p99 ? b : a));
+      eventLoop[phase] = { p50: worst.p50, p99: worst.p99, max: Math.max(...marks.map((m) => m.max)) };
+      databaseWork[phase] = { statementsPerSec: each.reduce((n, w) => n + w.statementsPerSec, 0), notifiesPerSec: each.reduce((n, w) => n + w.notifiesPerSec, 0) };
+      if (locals.length > 1) replicaWork[phase] = each;
     };
     await loopMark("idle");
     // Connect time counts from the first worker dialing, not from forking (tsx start-up).
     let connectStart = Number.POSITIVE_INFINITY;
     const fleet = startFleet({
       workers: opts.workers,
+      targets: locals.length > 1 ? locals.map((l) => l.agentUrl) : undefined,
       pool: {
         target: agentUrl,
         topology,
@@ -163,7 +186,7 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
       const storm = opts.storm ? await reconnectStorm(opts, topology, fleet, api, progress, tracker, waitFor, new Set(failover.killed), activation.activeNames.length) : undefined;
       if (storm !== undefined) await loopMark("storm");
 
-      await deps.beforeStop?.();
+      await deps.beforeStop?.(locals.map((l) => l.url));
       for (const [k, n] of Object.entries(tracker.errors())) countError(k, n);
       return {
         startedAt,
@@ -187,6 +210,7 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
         storm,
         eventLoop: local === undefined ? undefined : eventLoop,
         databaseWork: local === undefined ? undefined : databaseWork,
+        replicaWork: locals.length > 1 ? replicaWork : undefined,
         errors,
         resources: sampler === undefined ? undefined : { atStart, afterConnect, afterActivation, afterOperations, peakRssBytes: sampler.peakRssBytes() },
       };
@@ -196,7 +220,7 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
   } finally {
     api.close();
     sampler?.stop();
-    await local?.stop();
+    await Promise.all(locals.map((l) => l.stop()));
   }
 }
 

@@ -5,14 +5,17 @@ import { barProgress, plainProgress } from "./progress.js";
 import { formatReport } from "./report.js";
 import { runSimulation } from "./simulation.js";
 
-/** `agent-hub sim …`: runs a simulation, prints the report, writes `--json`. Returns the exit code. */
-export async function runSimCommand(args: string[]): Promise<number> {
+/**
+ * `npm run sim -- …` (`tsx tools/sim/cli.ts`): runs a simulation, prints the report, writes
+ * `--json`. Not part of the production build: it reaches the hub over the network only.
+ */
+async function runSimCommand(args: string[]): Promise<number> {
   let opts;
   try {
     opts = parseSimOptions(args, process.stdout.isTTY === true);
   } catch (err) {
     if (err instanceof SimUsageError || err instanceof NonLoopbackTargetError || (err instanceof TypeError && "code" in err)) {
-      process.stderr.write(`agent-hub sim: ${err.message}\n\n${SIM_USAGE}`);
+      process.stderr.write(`sim: ${err.message}\n\n${SIM_USAGE}`);
       return 2;
     }
     throw err;
@@ -27,3 +30,11 @@ export async function runSimCommand(args: string[]): Promise<number> {
   if (opts.json !== undefined) writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
   return 0;
 }
+
+runSimCommand(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    process.stderr.write(`sim: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

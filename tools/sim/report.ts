@@ -69,6 +69,11 @@ export interface SimReport {
   eventLoop: Record<string, { p50: number; p99: number; max: number }> | undefined;
   /** Local hub only: statements (and NOTIFYs) the hub sent to PostgreSQL per second, per phase. */
   databaseWork: Record<string, { statementsPerSec: number; notifiesPerSec: number }> | undefined;
+  /**
+   * Several local replicas only: each replica's share per phase (databaseWork is their sum and
+   * eventLoop the worst replica's). The first replica takes every REST call.
+   */
+  replicaWork: Record<string, { statementsPerSec: number; notifiesPerSec: number; eventLoopP99: number }[]> | undefined;
   /** Errors by kind: `stream:<code>` from agents, `http:<status>`/`outcome:<x>` from operations, REST phases by name. */
   errors: Record<string, number>;
   /** Local hub only. */
@@ -110,6 +115,10 @@ export function formatReport(r: SimReport): string {
   }
   if (r.eventLoop !== undefined) {
     rows.push(["event-loop p99", Object.entries(r.eventLoop).map(([k, v]) => `${k} ${v.p99} ms (max ${v.max})`).join(" · ")]);
+  }
+  if (r.replicaWork !== undefined) {
+    const each = (v: { statementsPerSec: number; notifiesPerSec: number }[]) => v.map((w) => `${w.statementsPerSec}/${w.notifiesPerSec}`).join(" + ");
+    rows.push(["per replica", `stmt/NOTIFY per s: ${Object.entries(r.replicaWork).map(([k, v]) => `${k} ${each(v)}`).join(" · ")}`]);
   }
   if (r.databaseWork !== undefined) {
     rows.push(["PostgreSQL work", Object.entries(r.databaseWork).map(([k, v]) => `${k} ${v.statementsPerSec} stmt/s, ${v.notifiesPerSec} NOTIFY/s`).join(" · ")]);
