@@ -29,7 +29,7 @@ export function hasProblems(problems: RequestProblems): boolean {
 }
 
 /** Joins names for a message, shortened so that a 10,000-name request does not make a 1 MB message. */
-export function listNames(names: readonly string[]): string {
+function listNames(names: readonly string[]): string {
   const shown = names.map((n) => JSON.stringify(n)).slice(0, 10).join(", ");
   return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
 }

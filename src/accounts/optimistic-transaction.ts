@@ -2,6 +2,7 @@ import { Code } from "@connectrpc/connect";
 import type { Database, Db } from "../store/database.js";
 import { StaleAccountsError } from "../store/account-store.js";
 import { setTransactionActor } from "../store/audit-actor.js";
+import { inTransaction } from "../store/transaction.js";
 import { requestError } from "./api-errors.js";
 
 /** How often a transaction that lost a race is tried in all before the caller gets 409 aborted. */
@@ -39,7 +40,7 @@ export async function inAccountTransaction<T>(database: Database, work: (tx: Db)
     : work;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await database.db.transaction(async (tx) => {
+      return await inTransaction(database, async (tx) => {
         // The audit trigger records the caller (design section 14) in this same transaction.
         await setTransactionActor(tx);
         return run(tx);

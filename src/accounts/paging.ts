@@ -1,9 +1,9 @@
 import { noProblems, throwIfInvalid } from "./api-errors.js";
 
 /** Paging of GET /armory/accounts (design section 8). */
-export const DEFAULT_PAGE = 1;
-export const DEFAULT_LIMIT = 100;
-export const MAX_LIMIT = 1000;
+const DEFAULT_PAGE = 1;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
 
 /** A validated page request. */
 export interface Paging {

@@ -1,12 +1,12 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 
 /** What the API shows instead of secret contents. */
-export const REDACTED = "<redacted>";
+const REDACTED = "<redacted>";
 
 const SECRET_NAME = /token|password|secret/i;
 
 /** Values the agent resolves itself (design section 5); they are not secrets and stay visible. */
-export function isSecretReference(value: unknown): boolean {
+function isSecretReference(value: unknown): boolean {
   return typeof value === "string" && (value.startsWith("encrypted:") || value.startsWith("encryptedFile:"));
 }
 

@@ -25,7 +25,7 @@ export function bodyJson(value: Value | undefined): JsonValue | undefined {
 }
 
 /** The most accounts one request may name (design section 15): bigger changes are split by the client. */
-export const MAX_ACCOUNTS_PER_REQUEST = 1000;
+const MAX_ACCOUNTS_PER_REQUEST = 1000;
 
 /** Reports a request naming more than MAX_ACCOUNTS_PER_REQUEST accounts; true when it does. */
 export function reportTooMany(count: number, problems: RequestProblems): boolean {

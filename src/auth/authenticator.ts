@@ -24,7 +24,7 @@ export interface AuthenticatorOptions {
 }
 
 /** The design's 401: UNAUTHENTICATED, which REST and Connect answer with `WWW-Authenticate: Bearer`. */
-export function unauthenticated(message: string): ConnectError {
+function unauthenticated(message: string): ConnectError {
   return new ConnectError(message, Code.Unauthenticated, { "www-authenticate": "Bearer" });
 }
 

@@ -37,7 +37,7 @@ export interface Authorizer {
 }
 
 /** The design's 403. */
-export function permissionDenied(message: string, names: readonly string[] = []): ConnectError {
+function permissionDenied(message: string, names: readonly string[] = []): ConnectError {
   const details = names.length === 0 ? [] : [{ desc: NamesViolationSchema, value: { names: [...names], reason: "outside the caller's scope" } }];
   return new ConnectError(message, Code.PermissionDenied, undefined, details);
 }

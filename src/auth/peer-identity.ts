@@ -38,7 +38,7 @@ interface RequestWithSocket {
 }
 
 /** The peer identity of a Node request (HTTP/1.1 or HTTP/2); none on a plaintext connection. */
-export function peerIdentityOf(req: RequestWithSocket): PeerIdentity {
+function peerIdentityOf(req: RequestWithSocket): PeerIdentity {
   const socket = (req.stream?.session?.socket ?? req.socket) as TLSSocket | undefined;
   if (socket === undefined || socket === null || (socket as { encrypted?: boolean }).encrypted !== true) return NONE;
   let identity = byConnection.get(socket);

@@ -10,7 +10,7 @@ export interface WatchedFile<T> {
 }
 
 /** How often files are checked for changes; Kubernetes swaps mounted secrets by symlink, which polling sees. */
-export const FILE_POLL_MS = 500;
+const FILE_POLL_MS = 500;
 
 /**
  * Reads `path` with `parse` and re-reads it when its modification time, size or inode changes.

@@ -6,7 +6,7 @@ import { printJson, printTable, stdoutOutput, type Output } from "./output.js";
 import { UsageError } from "./usage-error.js";
 
 /** The hub the CLI talks to when `--hub` is not given. */
-export const DEFAULT_HUB = "http://localhost:7002";
+const DEFAULT_HUB = "http://localhost:7002";
 
 /** The options every API command takes. */
 interface ApiOptions {

@@ -12,7 +12,7 @@ import type { Db } from "../store/database.js";
 import { clouddriverTableLabel, createClouddriverAccounts, KUBERNETES_TYPE } from "../store/clouddriver-accounts.js";
 
 /** The origin of accounts stored through the interceptor (design section 3). */
-export const INTERCEPTOR_ORIGIN = "interceptor";
+const INTERCEPTOR_ORIGIN = "interceptor";
 
 /** POST creates only; PUT creates or replaces. */
 export type CredentialsWrite = "create" | "put";

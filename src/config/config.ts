@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
+import { parseDurationMs } from "./duration.js";
 
 /** The typed configuration of one hub process (design section 12). */
 export interface HubConfig {
@@ -181,7 +182,6 @@ export function envName(path: string): string {
   return "AGENT_HUB_" + path.replace(/\./g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
 
 function parseValue(path: string, kind: Kind, raw: unknown): unknown {
@@ -206,9 +206,9 @@ function parseValue(path: string, kind: Kind, raw: unknown): unknown {
     }
     case "duration": {
       if (typeof raw === "number" && Number.isFinite(raw) && raw >= 0) return raw;
-      const m = text?.match(/^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/);
-      if (!m) return bad("expected a duration such as 500ms, 5s, 2m or a number of milliseconds");
-      return Math.round(Number(m[1]) * UNITS[m[2] ?? "ms"]!);
+      const ms = text === undefined ? undefined : parseDurationMs(text);
+      if (ms === undefined) return bad("expected a duration such as 500ms, 5s, 2m or a number of milliseconds");
+      return ms;
     }
     case "bytes": {
       if (typeof raw === "number" && Number.isSafeInteger(raw) && raw > 0) return raw;

@@ -178,7 +178,7 @@ export function tellDemotion(b: Batch, agentId: string, d: AccountDraft): void {
 }
 
 /** Forgets what the agent was to be told about the account (it is gone). */
-export function untell(b: Batch, agentId: string, d: AccountDraft): void {
+function untell(b: Batch, agentId: string, d: AccountDraft): void {
   b.intents.get(agentId)?.delete(d.name);
 }
 

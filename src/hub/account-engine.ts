@@ -4,6 +4,7 @@ import { ConnectResponseSchema, type AccountResult } from "../../gen/agenthub/v1
 import type { HubConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import type { Database, Db } from "../store/database.js";
+import { inTransaction } from "../store/transaction.js";
 import type { AccountRuntime } from "./account-draft.js";
 import type { AgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
@@ -171,9 +172,9 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     for (let attempt = 1; ; attempt++) {
       try {
         const began = performance.now();
-        const committed = await database.db.transaction((tx) =>
+        const committed = await inTransaction(database, (tx) =>
           batches.run(
-            tx as unknown as Db,
+            tx,
             items.map((i) => i.event),
             shuttingDown,
           ),

@@ -1,7 +1,7 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 
 /** The longest text from an agent (AccountResult.message, OperationResult.message) that is stored or shown. */
-export const MAX_AGENT_TEXT = 1024;
+const MAX_AGENT_TEXT = 1024;
 
 // Cc: C0 controls (NUL included), DEL and C1 controls. PostgreSQL refuses NUL in text, and
 // control characters in an operator's message only garble terminals and logs.

@@ -8,9 +8,9 @@
 /** Rows a batch may touch, roughly; a bigger backlog is worked off in several batches. */
 export const MAX_BATCH_WEIGHT = 2_000;
 /** Accounts (or released agents) per event at most: a bigger API change is split. */
-export const MAX_EVENT_ITEMS = 500;
+const MAX_EVENT_ITEMS = 500;
 /** How long synchronous engine work runs before it yields to the event loop. */
-export const SLICE_MS = 10;
+const SLICE_MS = 10;
 
 /** Splits a list into chunks of `MAX_EVENT_ITEMS`. */
 export function chunks<T>(items: readonly T[]): T[][] {

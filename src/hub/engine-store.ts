@@ -1,5 +1,6 @@
 import { asc, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../store/database.js";
+import { queryRows } from "../store/query-rows.js";
 import { accounts } from "../store/schema.js";
 import { STATIC_SOURCE, State, type StoredAccount } from "./account-draft.js";
 import type { RemoteAgent } from "./agent-view.js";
@@ -9,12 +10,6 @@ import type { RemoteAgent } from "./agent-view.js";
  * agents or accounts is a handful of statements, whatever its size, and stays far below
  * PostgreSQL's limit of bind parameters. Same SQL on PGlite and PostgreSQL.
  */
-
-async function rowsOf<T extends Record<string, unknown>>(executor: Db, query: SQL): Promise<T[]> {
-  const result: unknown = await executor.execute(query);
-  if (Array.isArray(result)) return result as T[];
-  return (result as { rows: T[] }).rows;
-}
 
 function jsonList(values: readonly unknown[]): SQL {
   return sql`${JSON.stringify(values)}::jsonb`;
@@ -135,7 +130,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
       const result = new Map<string, Map<string, boolean>>();
       if (names.length === 0) return result;
       // caching as 0/1: both drivers return integers the same way, booleans not necessarily.
-      const rows = await rowsOf<{ account_name: string; agent_id: string; caching: number }>(
+      const rows = await queryRows<{ account_name: string; agent_id: string; caching: number }>(
         tx,
         sql`SELECT account_name, agent_id, caching::int AS caching FROM kubesvc_assignments WHERE account_name IN ${textIn(names)}`,
       );
@@ -150,7 +145,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
     async heldBy(agentIds) {
       const result = new Map<string, string[]>();
       if (agentIds.length === 0) return result;
-      const rows = await rowsOf<{ account_name: string; agent_id: string }>(
+      const rows = await queryRows<{ account_name: string; agent_id: string }>(
         tx,
         sql`SELECT account_name, agent_id FROM kubesvc_assignments WHERE agent_id IN ${textIn(agentIds)}`,
       );
@@ -165,7 +160,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
     async agentRows(agentIds) {
       const result = new Map<string, { zoneId: string; hubId: string }>();
       if (agentIds.length === 0) return result;
-      const rows = await rowsOf<{ agent_id: string; zone_id: string; hub_id: string }>(
+      const rows = await queryRows<{ agent_id: string; zone_id: string; hub_id: string }>(
         tx,
         sql`SELECT agent_id, zone_id, hub_id FROM kubesvc_agents WHERE agent_id IN ${textIn(agentIds)}`,
       );
@@ -174,7 +169,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
     },
 
     async fenceHubs(hubIds, leaseTtlMs) {
-      const rows = await rowsOf<{ hub_id: string }>(
+      const rows = await queryRows<{ hub_id: string }>(
         tx,
         sql`WITH fenced AS (
               DELETE FROM kubesvc_hubs WHERE hub_id IN ${textIn(hubIds)} AND hub_id <> ${hubId}
@@ -187,7 +182,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
     },
 
     async remoteAgents(leaseTtlMs) {
-      const rows = await rowsOf<{ agent_id: string; zone_id: string; hub_id: string; caching: number | string; held: number | string }>(
+      const rows = await queryRows<{ agent_id: string; zone_id: string; hub_id: string; caching: number | string; held: number | string }>(
         tx,
         sql`SELECT g.agent_id, g.zone_id, g.hub_id, COALESCE(c.caching, 0) AS caching, COALESCE(c.held, 0) AS held
             FROM kubesvc_agents g JOIN kubesvc_hubs h ON h.hub_id = g.hub_id
@@ -201,7 +196,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
     async missedByNewcomers(windowMs, leaseTtlMs, maxHolders) {
       // Driven by the few recently connected agents: the accounts their zones serve (distinct),
       // then the newcomers that lack them, so that it stays cheap with many accounts.
-      const rows = await rowsOf<{ account_name: string; agent_id: string }>(
+      const rows = await queryRows<{ account_name: string; agent_id: string }>(
         tx,
         sql`WITH newcomers AS (
               SELECT n.agent_id, n.zone_id FROM kubesvc_agents n
@@ -226,7 +221,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
 
     async orphansFor(zones) {
       if (zones.length === 0) return [];
-      const rows = await rowsOf<{ name: string }>(
+      const rows = await queryRows<{ name: string }>(
         tx,
         sql`SELECT name FROM kubesvc_accounts
             WHERE status = ${State.ORPHANED} AND source <> ${STATIC_SOURCE}
@@ -237,7 +232,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
 
     async servedBy(agentIds, maxHolders) {
       if (agentIds.length === 0) return [];
-      const rows = await rowsOf<{ name: string }>(
+      const rows = await queryRows<{ name: string }>(
         tx,
         sql`SELECT DISTINCT s.account_name AS name FROM kubesvc_assignments s
             JOIN kubesvc_accounts a ON a.name = s.account_name
@@ -248,7 +243,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
     },
 
     async unheld() {
-      const rows = await rowsOf<{ name: string }>(
+      const rows = await queryRows<{ name: string }>(
         tx,
         sql`SELECT a.name FROM kubesvc_accounts a
             WHERE a.status IN (${State.ACTIVE}, ${State.ACTIVATING}, ${State.TO_DEACTIVATE}, ${State.DEACTIVATING}, ${State.DELETING})

@@ -1,11 +1,11 @@
 /** Messages per second an agent may send beyond the answers it was asked for (heartbeats, unsolicited reports). */
-export const FLOOD_RATE = 500;
+const FLOOD_RATE = 500;
 /** The burst of such messages taken at once (a cluster lost with thousands of accounts reports each). */
-export const FLOOD_BURST = 5000;
+const FLOOD_BURST = 5000;
 /** Unexpected messages (unknown request or operation ids, stray answers) tolerated per second... */
-export const STRAY_RATE = 10;
+const STRAY_RATE = 10;
 /** ...and at once, before the agent is disconnected. */
-export const STRAY_BURST = 100;
+const STRAY_BURST = 100;
 
 /** What to do with one message of an agent. */
 export type Verdict = { kind: "take" } | { kind: "wait"; ms: number } | { kind: "disconnect"; reason: string };

@@ -3,11 +3,11 @@ import type { Hello } from "../../gen/agenthub/v1/agent_pb.js";
 import { nameProblem, nulPath } from "../model/account-names.js";
 
 /** The largest static account definition one hello may carry, as JSON bytes. */
-export const MAX_STATIC_DEFINITION_BYTES = 64 * 1024;
+const MAX_STATIC_DEFINITION_BYTES = 64 * 1024;
 /** Labels one hello may carry. */
-export const MAX_LABELS = 64;
+const MAX_LABELS = 64;
 /** The longest label key or value, and the longest version string, in characters. */
-export const MAX_LABEL_LENGTH = 256;
+const MAX_LABEL_LENGTH = 256;
 
 const CONTROL = /\p{Cc}/u;
 

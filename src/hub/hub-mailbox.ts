@@ -45,7 +45,7 @@ export interface HubMailbox {
 }
 
 /** The NOTIFY channel of a replica: a plain identifier whatever characters the hub id has. */
-export function hubChannel(hubId: string): string {
+function hubChannel(hubId: string): string {
   return `hub_${createHash("sha256").update(hubId).digest("hex").slice(0, 24)}`;
 }
 

@@ -1,6 +1,8 @@
 import { sql } from "drizzle-orm";
 import type { Logger } from "../log/logger.js";
 import type { Database, Db } from "../store/database.js";
+import { queryRows } from "../store/query-rows.js";
+import { inTransaction } from "../store/transaction.js";
 import { STATIC_SOURCE, State } from "./account-draft.js";
 import type { Clock } from "./clock.js";
 
@@ -33,21 +35,22 @@ export function createStaticCleanup(deps: StaticCleanupDeps): StaticCleanup {
 
   /** One replica sweeps at a time (design section 11: leader-only jobs take an advisory lock); the others skip the tick. */
   async function sweepAsLeader(tx: Db): Promise<{ name: string }[]> {
-    const granted = await tx.execute(sql`SELECT pg_try_advisory_xact_lock(${CLEANUP_LOCK_CLASS}, hashtext(coalesce(current_schema(), ''))) AS granted`);
-    const [row] = (Array.isArray(granted) ? granted : (granted as unknown as { rows: unknown[] }).rows) as { granted: boolean }[];
+    const [row] = await queryRows<{ granted: boolean }>(tx, sql`SELECT pg_try_advisory_xact_lock(${CLEANUP_LOCK_CLASS}, hashtext(coalesce(current_schema(), ''))) AS granted`);
     if (row?.granted !== true) return [];
-    const removed = await tx.execute(sql`
+    return queryRows<{ name: string }>(
+      tx,
+      sql`
         DELETE FROM kubesvc_accounts a
         WHERE a.source = ${STATIC_SOURCE} AND a.status IN (${State.ORPHANED}, ${State.FAILED})
           AND a.updated_at < now() - ${cleanupAfterMs} * interval '1 millisecond'
           AND NOT EXISTS (SELECT 1 FROM kubesvc_assignments s WHERE s.account_name = a.name)
-        RETURNING a.name`);
-    return (Array.isArray(removed) ? removed : (removed as unknown as { rows: unknown[] }).rows) as { name: string }[];
+        RETURNING a.name`,
+    );
   }
 
   async function sweep(): Promise<void> {
     try {
-      const removed = await database.db.transaction((tx) => sweepAsLeader(tx as unknown as Db));
+      const removed = await inTransaction(database, sweepAsLeader);
       if (removed.length > 0) logger.info({ accounts: removed.map((r) => r.name) }, "removed static accounts no agent registered again");
     } catch (err) {
       logger.error({ err }, "static account cleanup failed");

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Logger } from "../log/logger.js";
 import type { Database, Db } from "../store/database.js";
 import { queryRows } from "../store/query-rows.js";
+import { inTransaction } from "../store/transaction.js";
 import { State } from "./account-draft.js";
 import type { Clock } from "./clock.js";
 import type { AccountChange } from "./reconciler.js";
@@ -59,7 +60,7 @@ export function createTransientSweep(deps: TransientSweepDeps): TransientSweep {
 
   async function sweep(): Promise<void> {
     try {
-      const rows = await database.db.transaction((tx) => forgotten(tx as unknown as Db));
+      const rows = await inTransaction(database, forgotten);
       if (rows.length === 0) return;
       const kinds: Record<string, AccountChange["kind"]> = { [State.ACTIVATING]: "activate", [State.TO_DEACTIVATE]: "deactivate", [State.DELETING]: "delete" };
       logger.warn({ accounts: rows.length, first: rows[0]?.name }, "accounts left transient without anyone working on them; handing them to the engine again");

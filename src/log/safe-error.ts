@@ -6,7 +6,7 @@
  */
 
 /** What the log shows instead of a secret. */
-export const LOG_REDACTED = "<redacted>";
+const LOG_REDACTED = "<redacted>";
 
 /** Field names whose values are secrets, or may carry them, wherever they appear in a log object. */
 const SECRET_KEY = /token|password|secret|authorization|kubeconfigcontents|cookie/i;
@@ -23,7 +23,7 @@ function isReference(value: unknown): boolean {
  * Removes statement parameters from a text: drizzle writes `Failed query: <sql>\nparams: <values>`.
  * Everything from `params:` on is cut.
  */
-export function withoutParameters(text: string): string {
+function withoutParameters(text: string): string {
   const at = text.search(/(^|\n)\s*params:/);
   return at < 0 ? text : `${text.slice(0, at)}\nparams: ${LOG_REDACTED}`;
 }

@@ -1,7 +1,7 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 
 /** The longest account name, in characters (a DNS name's limit, as Kubernetes account names go). */
-export const MAX_NAME_LENGTH = 253;
+const MAX_NAME_LENGTH = 253;
 
 // Cc covers C0, DEL and C1 controls.
 const CONTROL = /\p{Cc}/u;

@@ -32,7 +32,7 @@ export class RestError extends ConnectError {
 }
 
 /** An error detail naming an offending request field, as the handlers' own details do. */
-export function fieldViolation(field: string, reason: string): OutgoingDetail {
+function fieldViolation(field: string, reason: string): OutgoingDetail {
   return { desc: FieldViolationSchema, value: { field, reason } };
 }
 

@@ -4,7 +4,7 @@ import type { NodeRequest } from "./node-http.js";
 import { invalidField, RestError } from "./json-errors.js";
 
 /** Whether a Content-Type header names JSON; parameters (`; charset=utf-8`) and case don't matter. */
-export function isJsonContentType(header: string | undefined): boolean {
+function isJsonContentType(header: string | undefined): boolean {
   if (header === undefined) return false;
   return header.split(";", 1)[0]!.trim().toLowerCase() === "application/json";
 }

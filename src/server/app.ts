@@ -1,7 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { HubConfig } from "../config/config.js";
 import { createLogger, type Logger } from "../log/logger.js";
@@ -13,9 +12,7 @@ import { createAutoscan, type Autoscan } from "../clouddriver/autoscan.js";
 import { createCredentialsService } from "../clouddriver/credentials-service.js";
 import { ClouddriverCredentialsService } from "../../gen/agenthub/v1/clouddriver_pb.js";
 import { AccountsService } from "../../gen/agenthub/v1/accounts_pb.js";
-import { AgentService } from "../../gen/agenthub/v1/agent_pb.js";
 import { OperationService } from "../../gen/agenthub/v1/operations_pb.js";
-import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { createHealthService } from "./health.js";
 import { wireBacklogKey } from "../hub/wire-backlog.js";
 import type { NodeRequest } from "../rest/node-http.js";
@@ -23,12 +20,12 @@ import { listenH2c, listenPolyglot, type Listener } from "./listener.js";
 import { createHubMetrics } from "./metrics.js";
 import { withOpsRoutes } from "./ops-routes.js";
 import { createReadiness } from "./readiness.js";
-import { createReflection, type Reflection } from "./reflection.js";
 import { createAuth } from "../auth/auth.js";
 import { createAuditRetention } from "../accounts/audit-retention.js";
 import { isLoopbackHost } from "../config/config.js";
 import { loadTlsFiles } from "./tls-files.js";
 import { createZoneLookup } from "./zone-lookup.js";
+import { agentPortRoutes, hubRoutes, servedServices } from "./routes.js";
 import { withStatusPage } from "./status-page.js";
 
 /** A running hub process. */
@@ -97,26 +94,14 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   // Off by default: the routes then do not exist at all (REST answers 404).
   const credentials = config.interceptor.enabled ? createCredentialsService(clouddriverContext) : undefined;
   const autoscan = config.autoscan.enabled ? createAutoscan({ ...clouddriverContext, settings: config.autoscan }) : undefined;
-  const served = [AccountsService, AgentService, OperationService, ...(credentials === undefined ? [] : [ClouddriverCredentialsService])];
+  const served = servedServices(credentials !== undefined);
   const readiness = createReadiness({ database, leaseHeld: () => hub.leaseHeld(), shutdown: shutdown.signal });
   const health = createHealthService(
     served.map((s) => s.typeName),
     readiness,
     shutdown.signal,
   );
-  const reflect = (router: ConnectRouter, reflection: Reflection) => {
-    router.service(reflection.descriptors.v1, reflection.v1);
-    router.service(reflection.descriptors.v1alpha, reflection.v1alpha);
-  };
-  const reflection = createReflection([...served, Health]);
-  const routes = (router: ConnectRouter) => {
-    reflect(router, reflection);
-    router.service(AccountsService, accounts);
-    router.service(AgentService, hub.agentService);
-    router.service(OperationService, operationService);
-    router.service(Health, health);
-    if (credentials !== undefined) router.service(ClouddriverCredentialsService, credentials);
-  };
+  const routes = hubRoutes({ accounts, agent: hub.agentService, operations: operationService, health, credentials });
   const rest = createRestTranscoder({
     services: [
       { service: AccountsService, impl: accounts },
@@ -150,16 +135,10 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   const limits = config.limits;
   const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs, limits, ...(tls === undefined ? {} : { tls }) }, handler)];
   if (config.grpc.agentPort !== undefined) {
-    const agentReflection = createReflection([AgentService, Health]);
-    const agentOnly = (router: ConnectRouter) => {
-      reflect(router, agentReflection);
-      router.service(AgentService, hub.agentService);
-      router.service(Health, health);
-    };
     listeners.push(
       await listenH2c(
         { port: config.grpc.agentPort, host: config.host, pingIntervalMs, limits, ...(tls === undefined ? {} : { tls }) },
-        connectNodeAdapter({ routes: agentOnly, ...adapterOptions }),
+        connectNodeAdapter({ routes: agentPortRoutes({ agent: hub.agentService, health }), ...adapterOptions }),
       ),
     );
   }

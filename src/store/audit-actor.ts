@@ -14,11 +14,6 @@ export function runAsActor<T>(actor: string, work: () => T): T {
   return actors.run(actor, work);
 }
 
-/** The actor `runAsActor` set for the current async context, if any. */
-export function currentActor(): string | undefined {
-  return actors.getStore();
-}
-
 /** Names the actor for the audit trigger inside transaction `tx`; nothing when there is none. */
 export async function setTransactionActor(tx: Db): Promise<void> {
   const actor = actors.getStore();

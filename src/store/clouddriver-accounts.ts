@@ -23,7 +23,7 @@ export interface ClouddriverStamp {
 }
 
 /** Clouddriver's type for accounts an operator hands to agents (seed 000). */
-export const AGENT_TYPE = "kubernetes:agent";
+const AGENT_TYPE = "kubernetes:agent";
 /** Clouddriver's type for Kubernetes accounts; autoscan takes those whose name matches a pattern. */
 export const KUBERNETES_TYPE = "kubernetes";
 

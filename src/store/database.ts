@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
-import { sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
@@ -10,6 +10,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { afterUnblocked } from "./loop-aware-timer.js";
+import { queryRows } from "./query-rows.js";
 import * as schema from "./schema.js";
 
 /** The drizzle database, whichever driver is behind it. */
@@ -22,7 +23,7 @@ export interface Database {
   /** The schema the hub's tables live in ("" for the connection's search path). */
   schema: string;
   /** Runs a statement and returns its rows, on either driver. */
-  rows<T extends Record<string, unknown>>(query: ReturnType<typeof sql>): Promise<T[]>;
+  rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>;
   /**
    * LISTENs on a channel (PostgreSQL: a dedicated connection the driver re-opens after it drops;
    * PGlite: in-process). `pg_notify` in a transaction is delivered when it commits. Resolves to
@@ -108,15 +109,15 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     if (schemaName !== "") {
       await client.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schemaName)}; SET search_path TO ${quoteIdent(schemaName)}`);
     }
-    const db = drizzlePglite(client, { schema }) as unknown as Db;
-    await migratePglite(db as never, { migrationsFolder, migrationsSchema });
+    const pgliteDb = drizzlePglite(client, { schema });
+    await migratePglite(pgliteDb, { migrationsFolder, migrationsSchema });
+    const db: Db = pgliteDb;
     await client.exec(clouddriverTableDdl(options.clouddriverSchema ?? ""));
     return {
       db,
       kind: "pglite",
       schema: schemaName,
-      rows: async <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) =>
-        ((await db.execute(query)) as unknown as { rows: T[] }).rows,
+      rows: <T extends Record<string, unknown>>(query: SQL) => queryRows<T>(db, query),
       async listen(channel, onPayload) {
         const stop = await client.listen(channel, onPayload);
         return stop;
@@ -152,15 +153,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     if (query.includes("pg_notify")) counts.notifies++;
   };
   const client = postgres(options.url, { max: options.maxConnections ?? 10, onnotice: () => {}, debug: count, ...connection });
-  const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  const db: Db = drizzlePostgres(client, { schema });
   const lease = createLeaseConnection(() => postgres(options.url!, { max: 1, onnotice: () => {}, connect_timeout: 5, debug: count, ...connection }));
 
   return {
     db,
     kind: "postgres",
     schema: schemaName,
-    rows: async <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) =>
-      (await db.execute(query)) as unknown as T[],
+    rows: <T extends Record<string, unknown>>(query: SQL) => queryRows<T>(db, query),
     async listen(channel, onPayload) {
       const { unlisten } = await client.listen(channel, onPayload);
       return unlisten;
@@ -190,13 +190,13 @@ function createLeaseConnection(open: () => postgres.Sql): LeaseConnection & { cl
     separate: true,
     async query<T extends Record<string, unknown>>(text: string, params: readonly (string | number)[], timeoutMs: number): Promise<T[]> {
       const c = (client ??= open());
-      const pending = c.unsafe(text, [...params]);
+      const pending = c.unsafe<T[]>(text, [...params]);
       let cancel: (() => void) | undefined;
       const deadline = new Promise<never>((_, reject) => {
         cancel = afterUnblocked(timeoutMs, () => reject(new Error(`the lease statement did not answer within ${timeoutMs} ms`)));
       });
       try {
-        return (await Promise.race([pending, deadline])) as unknown as T[];
+        return await Promise.race([pending, deadline]);
       } catch (err) {
         pending.catch(() => {});
         discard(c);

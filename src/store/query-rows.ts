@@ -1,5 +1,9 @@
 import type { SQL } from "drizzle-orm";
-import type { Db } from "./database.js";
+
+/** What runs a drizzle statement: a `Db` or a transaction (typed apart so that `Db` can use this). */
+interface StatementRunner {
+  execute(query: SQL): PromiseLike<unknown>;
+}
 
 /**
  * Runs a raw statement on a database or transaction and returns its rows. PGlite answers
@@ -7,9 +11,8 @@ import type { Db } from "./database.js";
  * Values come back as the driver returns them (drizzle turns off postgres.js's JSON and date
  * parsing), so statements cast what they read to text or numbers themselves.
  */
-export async function queryRows<T extends Record<string, unknown>>(executor: Db, query: SQL): Promise<T[]> {
+export async function queryRows<T extends Record<string, unknown>>(executor: StatementRunner, query: SQL): Promise<T[]> {
   const result: unknown = await executor.execute(query);
   if (Array.isArray(result)) return result as T[];
   return (result as { rows: T[] }).rows;
 }
-

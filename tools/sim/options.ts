@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { parseDurationMs } from "../config/duration.js";
 import { loopbackUrl } from "./loopback.js";
 import { parseReachability } from "./reachability.js";
 
@@ -82,11 +83,11 @@ export class SimUsageError extends Error {
   override name = "SimUsageError";
 }
 
-/** Parses `500ms`, `5s`, `2m` or a number of milliseconds. */
-export function parseDuration(flag: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (m === null) throw new SimUsageError(`${flag}: expected a duration such as 500ms, 5s or 2m, got ${JSON.stringify(text)}`);
-  return Math.round(Number(m[1]) * { ms: 1, s: 1_000, m: 60_000 }[m[2] ?? "ms"]!);
+/** Parses a flag's duration (`500ms`, `5s`, `2m` or a number of milliseconds; the hub's grammar). */
+function parseDuration(flag: string, text: string): number {
+  const ms = parseDurationMs(text);
+  if (ms === undefined) throw new SimUsageError(`${flag}: expected a duration such as 500ms, 5s or 2m, got ${JSON.stringify(text)}`);
+  return ms;
 }
 
 function number(flag: string, text: string | undefined, fallback: number, check: (n: number) => boolean, what: string): number {
