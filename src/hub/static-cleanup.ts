@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Logger } from "../log/logger.js";
 import type { Database, Db } from "../store/database.js";
-import { STATIC_SOURCE, State } from "./account-draft.js";
+import { AccountSource, AccountStatus as State } from "../model/account-states.js";
 import type { Clock } from "./clock.js";
 
 export interface StaticCleanupDeps {
@@ -38,7 +38,7 @@ export function createStaticCleanup(deps: StaticCleanupDeps): StaticCleanup {
     if (row?.granted !== true) return [];
     const removed = await tx.execute(sql`
         DELETE FROM kubesvc_accounts a
-        WHERE a.source = ${STATIC_SOURCE} AND a.status IN (${State.ORPHANED}, ${State.FAILED})
+        WHERE a.source = ${AccountSource.STATIC} AND a.status IN (${State.ORPHANED}, ${State.FAILED})
           AND a.updated_at < now() - ${cleanupAfterMs} * interval '1 millisecond'
           AND NOT EXISTS (SELECT 1 FROM kubesvc_assignments s WHERE s.account_name = a.name)
         RETURNING a.name`);

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Logger } from "../log/logger.js";
 import type { Database, Db } from "../store/database.js";
 import { queryRows } from "../store/query-rows.js";
-import { State } from "./account-draft.js";
+import { AccountStatus as State } from "../model/account-states.js";
 import type { Clock } from "./clock.js";
 import type { AccountChange } from "./reconciler.js";
 
