@@ -10,6 +10,7 @@ import { activate, answered, deactivate, holderGone, recover, resendTo, retry, u
 import { createAgentRegistry } from "../../src/hub/agent-registry.js";
 import { createAgentView } from "../../src/hub/agent-view.js";
 import { messagesFor } from "../../src/hub/outgoing.js";
+import { registerStatic, staticDropped } from "../../src/hub/static-accounts.js";
 import { chooseHolders } from "../../src/hub/placement.js";
 import { AccountSource, AccountStatus } from "../../src/model/account-states.js";
 
@@ -48,7 +49,11 @@ type RuleEvent =
   | { rule: "holderGone"; agent: string; reason: string }
   /** The agent is in the view already (the engine's view.join runs first). */
   | { rule: "zoneGrew"; agent: string }
-  | { rule: "resendTo"; agent: string };
+  | { rule: "resendTo"; agent: string }
+  /** Agents list the account in their hello's static accounts (their config is `{ name, kubeconfigFile }`). */
+  | { rule: "register"; agents: string[] }
+  /** The agent said hello again without the static account. */
+  | { rule: "staticDropped"; agent: string };
 
 interface Before {
   status: AccountStatus;
@@ -81,7 +86,7 @@ interface Row {
   before: Before;
   event: RuleEvent;
   after: After;
-  /** "a-1 add caching", "b-1 save operations (fallback from a)", "a-2 delete". */
+  /** "a-1 add caching", "b-1 save operations (fallback from a)", "a-2 delete", "a-1 welcome rejects it". */
   send: string[];
 }
 
@@ -101,7 +106,12 @@ function storedOf(before: Before): StoredAccount {
 }
 
 /** One engine batch over one account: the view, the draft, the event, and the end-of-batch promotion. */
-function runBatch(row: Pick<Row, "agents" | "load" | "config" | "event">, stored: StoredAccount, holders: Map<string, boolean>, rt: AccountRuntime | undefined): Batch {
+function runBatch(
+  row: Pick<Row, "agents" | "load" | "config" | "event">,
+  stored: StoredAccount,
+  holders: Map<string, boolean>,
+  rt: AccountRuntime | undefined,
+): { b: Batch; welcomes: string[] } {
   const remote = row.agents.map((agentId) => ({
     agentId,
     zoneId: zoneOfId(agentId),
@@ -112,12 +122,13 @@ function runBatch(row: Pick<Row, "agents" | "load" | "config" | "event">, stored
   const view = createAgentView(createAgentRegistry(), remote);
   const d = draftOf(stored, holders, rt);
   const b: Batch = { view, config: { ...CONFIG, ...row.config }, drafts: new Map([[d.name, d]]), intents: new Map() };
-  apply(b, d, row.event);
+  const rejected = apply(b, d, row.event) ?? [];
   promote(b, d);
-  return b;
+  return { b, welcomes: rejected.map((agentId) => `${agentId} welcome rejects it`) };
 }
 
-function apply(b: Batch, d: AccountDraft, e: RuleEvent): void {
+/** Applies the event's rule; returns the agents whose welcome rejects their static account. */
+function apply(b: Batch, d: AccountDraft, e: RuleEvent): string[] | void {
   switch (e.rule) {
     case "activate":
       return activate(b, d);
@@ -144,6 +155,14 @@ function apply(b: Batch, d: AccountDraft, e: RuleEvent): void {
       return zoneGrew(b, d, e.agent);
     case "resendTo":
       return resendTo(b, d, e.agent);
+    case "register":
+      return registerStatic(
+        b,
+        d,
+        e.agents.map((agentId) => ({ agentId, zone: zoneOfId(agentId), config: { name: NAME, kubeconfigFile: `/${agentId}/config` } })),
+      ).map((r) => r.agentId);
+    case "staticDropped":
+      return staticDropped(b, d, e.agent, zoneOfId(e.agent));
   }
 }
 
@@ -175,7 +194,7 @@ function sent(b: Batch): string[] {
 }
 
 function check(row: Row): void {
-  const b = runBatch(row, storedOf(row.before), parseHolders(row.before.holders ?? ""), row.before.rt);
+  const { b, welcomes } = runBatch(row, storedOf(row.before), parseHolders(row.before.holders ?? ""), row.before.rt);
   const d = b.drafts.get(NAME)!;
   const after: After = { status: d.status, holders: holdersText(d), message: d.message };
   if (row.after.failedCount !== undefined) after.failedCount = d.failedCount;
@@ -183,7 +202,7 @@ function check(row: Row): void {
   if (row.after.deleted !== undefined) after.deleted = d.deleted;
   if (row.after.rt !== undefined) after.rt = d.rt;
   expect(after).toEqual(row.after);
-  expect(sent(b)).toEqual([...row.send].sort());
+  expect([...sent(b), ...welcomes].sort()).toEqual([...row.send].sort());
   // A retry is scheduled only when asked for: a row that does not expect one must not get one.
   if (row.after.retryInMs === undefined) expect(d.retryInMs).toBeUndefined();
 }
@@ -555,6 +574,54 @@ const HOLDERS: Row[] = [
   },
 ];
 
+const STATIC: Row[] = [
+  {
+    name: "registered by two agents of its zone: both hold it, one caching, each told its role with SaveAccounts",
+    agents: ["a-1", "a-2"],
+    before: { status: "ACTIVE", zone: null, source: "static-agent-config" },
+    event: { rule: "register", agents: ["a-1", "a-2"] },
+    after: {
+      status: "ACTIVE",
+      holders: "a-1*, a-2",
+      failedCount: 0,
+      message: "registered by agent a-1 (zone a), agent a-2 (zone a) from its configuration; Agent a-1 for caching, Agent a-2 for operations",
+    },
+    send: ["a-1 save caching", "a-2 save operations"],
+  },
+  {
+    name: "an ORPHANED static account registered again: ACTIVE",
+    agents: ["a-1"],
+    before: { status: "ORPHANED", zone: "a", source: "static-agent-config", message: "agent a-1 (zone a) disconnected; no agent holds this static account any more" },
+    event: { rule: "register", agents: ["a-1"] },
+    after: { status: "ACTIVE", holders: "a-1*", message: "registered by agent a-1 (zone a) from its configuration; Agent a-1 for caching" },
+    send: ["a-1 save caching"],
+  },
+  {
+    name: "a name a hub-stored account has: refused in the agent's welcome, the account untouched",
+    agents: ["a-1", "a-2"],
+    before: { status: "ACTIVE", zone: "a", holders: "a-1*", message: "successfully assigned to Agent a-1 for caching" },
+    event: { rule: "register", agents: ["a-2"] },
+    after: { status: "ACTIVE", holders: "a-1*", message: "successfully assigned to Agent a-1 for caching" },
+    send: ["a-2 welcome rejects it"],
+  },
+  {
+    name: "the caching holder no longer lists it: dropped, the other holder promoted",
+    agents: ["a-1", "a-2"],
+    before: { status: "ACTIVE", zone: "a", holders: "a-1*, a-2", source: "static-agent-config" },
+    event: { rule: "staticDropped", agent: "a-1" },
+    after: { status: "ACTIVE", holders: "a-2*", message: "agent a-1 (zone a) no longer lists it in its configuration; Agent a-2 promoted to caching" },
+    send: ["a-2 save caching"],
+  },
+  {
+    name: "static accounts are never placed: PATCH ACTIVE does not reach them",
+    agents: ["a-1", "a-2"],
+    before: { status: "ACTIVATING", zone: "a", source: "static-agent-config", message: "" },
+    event: { rule: "activate" },
+    after: { status: "ACTIVATING", holders: "", message: "" },
+    send: [],
+  },
+];
+
 const CHANGES: Row[] = [
   {
     name: "PUT of an ACTIVE account: the new definition goes to every holder with SaveAccounts",
@@ -707,6 +774,7 @@ describe("assignment rules, one event on a draft", () => {
   describe("answers (OK / UNREACHABLE / ERROR) and fallback", () => it.each(ANSWERS)("$name", check));
   describe("rounds and retries", () => it.each(ROUNDS)("$name", check));
   describe("holders gone, zone grown, holder cap and standbys", () => it.each(HOLDERS)("$name", check));
+  describe("static accounts", () => it.each(STATIC)("$name", check));
   describe("updates, deactivation, deletion, recovery", () => it.each(CHANGES)("$name", check));
 });
 
@@ -719,7 +787,7 @@ describe("assignment rules, batch after batch", () => {
     const trail: string[] = [];
     // What the engine keeps between batches: the row it wrote, the holders, its memory of the round.
     const step = (event: RuleEvent) => {
-      const b = runBatch({ agents, event }, stored, holders, rt);
+      const { b } = runBatch({ agents, event }, stored, holders, rt);
       const d = b.drafts.get(NAME)!;
       stored = { ...stored, status: d.status, lastAssignmentMsg: d.message, failedCount: d.failedCount };
       holders = new Map(d.holders);
