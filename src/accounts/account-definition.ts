@@ -2,7 +2,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import type { NewAccount } from "../store/account-store.js";
 import type { RequestProblems } from "./api-errors.js";
 import { nameProblem, nulPath } from "../model/account-names.js";
-import { AccountSource, AccountState } from "./account-states.js";
+import { AccountSource, AccountStatus } from "../model/account-states.js";
 import { fieldPath, type BodyObject } from "./request-body.js";
 
 /** A validated account definition from a request. */
@@ -111,7 +111,7 @@ export function newAccount(account: AccountDefinition, origin: string, clouddriv
     name: account.name,
     source: AccountSource.CLOUDDRIVER,
     origin,
-    status: AccountState.INACTIVE,
+    status: AccountStatus.INACTIVE,
     zoneId: zoneIdOf(account.definition),
     definition: account.definition,
     agentDefinition: agentDefinitionOf(account.definition),

@@ -3,7 +3,7 @@ import type { AccountViewSchema } from "../../gen/agenthub/v1/accounts_pb.js";
 import type { ClouddriverAccount } from "../store/clouddriver-accounts.js";
 import type { AccountRow, Holder } from "../store/account-store.js";
 import { readClouddriverBody, zoneIdOf } from "./account-definition.js";
-import { AccountSource, AccountState } from "./account-states.js";
+import { AccountSource, AccountStatus } from "../model/account-states.js";
 import { redactDefinition } from "./redaction.js";
 
 /** An account as the API shows it (design section 8, Account JSON). */
@@ -33,7 +33,7 @@ export function clouddriverOnlyView(account: ClouddriverAccount): AccountViewIni
     config: redactDefinition(definition),
     zoneId: zoneIdOf(definition) ?? "",
     agents: [],
-    status: AccountState.TO_MIGRATE,
+    status: AccountStatus.TO_MIGRATE,
     lastAssignmentMsg: "",
   };
 }

@@ -2,7 +2,7 @@ import { createAccountStore, type AccountRow, type AccountUpdate } from "../stor
 import { noProblems, throwIfInvalid } from "./api-errors.js";
 import { notifyHub, type AccountContext } from "./account-context.js";
 import { nameProblem } from "../model/account-names.js";
-import { AccountState } from "./account-states.js";
+import { AccountStatus } from "../model/account-states.js";
 import { inAccountTransaction } from "./optimistic-transaction.js";
 import { reportDuplicates, reportTooMany } from "./request-body.js";
 import { writableAccounts } from "./writable-accounts.js";
@@ -13,7 +13,7 @@ function deletion(row: AccountRow): AccountUpdate {
     name: row.name,
     expectedVersion: row.version,
     expectedStatus: row.status,
-    status: AccountState.DELETING,
+    status: AccountStatus.DELETING,
     zoneId: row.zoneId,
     definition: row.definition,
     agentDefinition: row.agentDefinition,

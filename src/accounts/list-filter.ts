@@ -1,9 +1,7 @@
 import type { AccountFilter } from "../store/account-filter.js";
 import { noProblems, throwIfInvalid } from "./api-errors.js";
-import { AccountSource, AccountState } from "./account-states.js";
+import { ACCOUNT_SOURCES, ACCOUNT_STATUSES, isAccountSource, isAccountStatus } from "../model/account-states.js";
 
-const STATES: ReadonlySet<string> = new Set(Object.values(AccountState));
-const SOURCES: ReadonlySet<string> = new Set(Object.values(AccountSource));
 // NUL cannot even reach PostgreSQL; other controls cannot be in a name, so they would match nothing.
 const CONTROL = /\p{Cc}/u;
 
@@ -22,20 +20,22 @@ export interface ListFilterRequest {
  */
 export function listFilter(req: ListFilterRequest): AccountFilter {
   const problems = noProblems();
-  const unknown = req.status.filter((s) => !STATES.has(s));
+  const statuses = req.status.filter(isAccountStatus);
+  const unknown = req.status.filter((s) => !isAccountStatus(s));
   if (unknown.length > 0) {
-    problems.fields.push({ field: "status", reason: `not a state: ${unknown.map((s) => JSON.stringify(s)).join(", ")}; states are ${[...STATES].join(", ")}` });
+    problems.fields.push({ field: "status", reason: `not a state: ${unknown.map((s) => JSON.stringify(s)).join(", ")}; states are ${ACCOUNT_STATUSES.join(", ")}` });
   }
-  if (req.source !== "" && !SOURCES.has(req.source)) {
-    problems.fields.push({ field: "source", reason: `must be ${[...SOURCES].join(" or ")} (got ${JSON.stringify(req.source)})` });
+  const source = req.source === "" || isAccountSource(req.source) ? req.source : undefined;
+  if (source === undefined) {
+    problems.fields.push({ field: "source", reason: `must be ${ACCOUNT_SOURCES.join(" or ")} (got ${JSON.stringify(req.source)})` });
   }
   if (CONTROL.test(req.namePrefix)) problems.fields.push({ field: "namePrefix", reason: "must not contain control characters" });
   if (req.zoneId !== undefined && CONTROL.test(req.zoneId)) problems.fields.push({ field: "zoneId", reason: "must not contain control characters" });
   throwIfInvalid(problems);
   return {
-    statuses: [...new Set(req.status)],
+    statuses: [...new Set(statuses)],
     ...(req.zoneId === undefined ? {} : { zoneId: req.zoneId }),
-    source: req.source,
+    source: source ?? "",
     namePrefix: req.namePrefix,
   };
 }

@@ -5,7 +5,7 @@ import { createAccountStore, StaleAccountsError } from "../store/account-store.j
 import { hasProblems, noProblems, requestError } from "./api-errors.js";
 import { notifyHub, type AccountContext } from "./account-context.js";
 import { agentDefinitionOf, newAccount, parseDefinition, zoneIdOf, type AccountDefinition } from "./account-definition.js";
-import { AccountSource, AccountState } from "./account-states.js";
+import { AccountSource, AccountStatus } from "../model/account-states.js";
 import { inAccountTransaction } from "./optimistic-transaction.js";
 import { isJsonObject } from "./request-body.js";
 
@@ -47,7 +47,7 @@ export async function putAccount(context: AccountContext, body: JsonValue | unde
     if (row.source === AccountSource.STATIC) {
       throw requestError(Code.InvalidArgument, { fields: [], names: [{ names: [name], reason: "static accounts belong to their agents' config and cannot be replaced" }] });
     }
-    if (row.status === AccountState.DELETING) {
+    if (row.status === AccountStatus.DELETING) {
       throw requestError(Code.FailedPrecondition, { fields: [], names: [{ names: [name], reason: "cannot be replaced while DELETING" }] });
     }
     await store.applyUpdates([

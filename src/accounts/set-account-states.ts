@@ -6,7 +6,7 @@ import { noProblems, requestError, throwIfInvalid, type NamesProblem } from "./a
 import { applyOverrides, parseStateChanges, type StateChangeRequest } from "./account-changes.js";
 import { notifyHub, type AccountContext } from "./account-context.js";
 import { agentDefinitionOf, zoneIdOf } from "./account-definition.js";
-import { transitionFor, type StateTransition } from "./account-states.js";
+import { transitionFor, type StateTransition } from "./state-transitions.js";
 import { inAccountTransaction } from "./optimistic-transaction.js";
 import { writableAccounts } from "./writable-accounts.js";
 

@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import type { AccountRow, AccountStore } from "../store/account-store.js";
 import { requestError, type NamesProblem } from "./api-errors.js";
-import { AccountSource } from "./account-states.js";
+import { AccountSource } from "../model/account-states.js";
 
 /**
  * The stored row of each item's account, for a request that changes existing accounts (PATCH,

@@ -1,5 +1,5 @@
 import { nameProblem } from "../model/account-names.js";
-import { AccountSource, AccountState } from "../accounts/account-states.js";
+import { AccountSource, AccountStatus } from "../model/account-states.js";
 import type { ClouddriverStamp } from "../store/clouddriver-accounts.js";
 import { AUTOSCAN_ORIGIN, type TrackedAccount } from "./autoscan-store.js";
 
@@ -75,15 +75,15 @@ export function planScan(input: ScanInput): ScanPlan {
       continue;
     }
     const copied = row.source === AccountSource.CLOUDDRIVER && COPIED_ORIGINS.has(row.origin);
-    if (!copied || row.status === AccountState.DELETING || !changed(row, stamp)) continue;
-    const cameBack = row.clouddriverLastModified === null && row.status === AccountState.INACTIVE;
+    if (!copied || row.status === AccountStatus.DELETING || !changed(row, stamp)) continue;
+    const cameBack = row.clouddriverLastModified === null && row.status === AccountStatus.INACTIVE;
     plan.refresh.push({ row, stamp, activate: cameBack });
   }
   for (const row of unhanded(input.handed, input.tracked)) {
     if (input.stillInTable.has(row.name)) continue;
-    if (row.status === AccountState.INACTIVE) plan.removals.push({ row, step: "note" });
+    if (row.status === AccountStatus.INACTIVE) plan.removals.push({ row, step: "note" });
     // Being deactivated or deleted already: wait for the hub to finish, then note why.
-    else if (row.status !== AccountState.TO_DEACTIVATE && row.status !== AccountState.DEACTIVATING && row.status !== AccountState.DELETING) {
+    else if (row.status !== AccountStatus.TO_DEACTIVATE && row.status !== AccountStatus.DEACTIVATING && row.status !== AccountStatus.DELETING) {
       plan.removals.push({ row, step: "deactivate" });
     }
   }

@@ -1,7 +1,7 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { notifyHub, type AccountContext } from "../accounts/account-context.js";
 import { agentDefinitionOf, newAccount, readClouddriverBody, zoneIdOf } from "../accounts/account-definition.js";
-import { AccountState } from "../accounts/account-states.js";
+import { AccountStatus } from "../model/account-states.js";
 import { inAccountTransaction } from "../accounts/optimistic-transaction.js";
 import { runAsActor } from "../store/audit-actor.js";
 import { systemClock, type Clock } from "../hub/clock.js";
@@ -81,7 +81,7 @@ function emptyReport(outcome: ScanReport["outcome"]): ScanReport {
 /** A new account as autoscan stores it: migrated and activated at once (TO_MIGRATE → INACTIVE → ACTIVATING). */
 function freshAccount(source: ClouddriverAccount): NewAccount {
   const definition = readClouddriverBody(source.name, source.body);
-  return { ...newAccount({ name: source.name, definition }, AUTOSCAN_ORIGIN, source.lastModifiedAt), status: AccountState.ACTIVATING };
+  return { ...newAccount({ name: source.name, definition }, AUTOSCAN_ORIGIN, source.lastModifiedAt), status: AccountStatus.ACTIVATING };
 }
 
 /** The changed definition; a zoneId set on the hub (migrate, PATCH) stays when the new body has none. */
@@ -93,7 +93,7 @@ function refreshed(r: Refresh, source: ClouddriverAccount): { update: ScanUpdate
     name: row.name,
     expectedVersion: row.version,
     expectedStatus: row.status,
-    status: r.activate ? AccountState.ACTIVATING : row.status,
+    status: r.activate ? AccountStatus.ACTIVATING : row.status,
     zoneId: zoneIdOf(definition),
     definition,
     agentDefinition: agentDefinitionOf(definition),
@@ -118,7 +118,7 @@ function removed(r: Removal, message: string): ScanUpdate {
     name: row.name,
     expectedVersion: row.version,
     expectedStatus: row.status,
-    status: r.step === "deactivate" ? AccountState.TO_DEACTIVATE : row.status,
+    status: r.step === "deactivate" ? AccountStatus.TO_DEACTIVATE : row.status,
     zoneId: row.zoneId,
     definition: row.definition,
     agentDefinition: row.agentDefinition,

@@ -2,7 +2,8 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { notifyHub, type AccountContext } from "../accounts/account-context.js";
 import { agentDefinitionOf, newAccount, parseDefinition, zoneIdOf, type AccountDefinition } from "../accounts/account-definition.js";
-import { AccountSource, AccountState, transitionFor } from "../accounts/account-states.js";
+import { AccountSource, AccountStatus } from "../model/account-states.js";
+import { transitionFor } from "../accounts/state-transitions.js";
 import { hasProblems, noProblems, requestError } from "../accounts/api-errors.js";
 import { inAccountTransaction } from "../accounts/optimistic-transaction.js";
 import { isJsonObject } from "../accounts/request-body.js";
@@ -51,7 +52,7 @@ async function insertActivating(tx: Db, context: AccountContext, account: Accoun
     const table = clouddriverTableLabel(context.clouddriverSchema);
     throw nameTaken(name, `is in Clouddriver's accounts table ${table}; migrate it (POST /armory/accounts) to manage it through the hub`);
   }
-  const row = { ...newAccount(account, INTERCEPTOR_ORIGIN), status: AccountState.ACTIVATING };
+  const row = { ...newAccount(account, INTERCEPTOR_ORIGIN), status: AccountStatus.ACTIVATING };
   // Created by someone else since the read: run again, which answers 409 (POST) or replaces it (PUT).
   if ((await createAccountStore(tx).insertNew([row])).length === 0) throw new StaleAccountsError([name]);
 }
@@ -66,7 +67,7 @@ async function replaceAndActivate(tx: Db, row: AccountRow, definition: JsonObjec
   if (row.source === AccountSource.STATIC) {
     throw requestError(Code.InvalidArgument, { fields: [], names: [{ names: [name], reason: "static accounts belong to their agents' config and cannot be replaced" }] });
   }
-  const served = row.status === AccountState.ACTIVE || row.status === AccountState.ACTIVATING;
+  const served = row.status === AccountStatus.ACTIVE || row.status === AccountStatus.ACTIVATING;
   const transition = transitionFor(row.status, "ACTIVE");
   if (transition.kind === "refuse") throw requestError(Code.FailedPrecondition, { fields: [], names: [{ names: [name], reason: transition.reason }] });
   await createAccountStore(tx).applyUpdates([
@@ -74,7 +75,7 @@ async function replaceAndActivate(tx: Db, row: AccountRow, definition: JsonObjec
       name,
       expectedVersion: row.version,
       expectedStatus: row.status,
-      status: served ? row.status : AccountState.ACTIVATING,
+      status: served ? row.status : AccountStatus.ACTIVATING,
       zoneId: zoneIdOf(definition),
       definition,
       agentDefinition: agentDefinitionOf(definition),

@@ -1,27 +1,13 @@
+import { AccountSource, AccountStatus } from "../model/account-states.js";
 import type { AgentView } from "./agent-view.js";
 import { leastLoadedAgent } from "./placement.js";
 import type { AgentFailure } from "./operator-messages.js";
 
-/** Account states (design section 4, normative names). */
-export const State = {
-  INACTIVE: "INACTIVE",
-  ACTIVE: "ACTIVE",
-  FAILED: "FAILED",
-  ORPHANED: "ORPHANED",
-  ACTIVATING: "ACTIVATING",
-  TO_DEACTIVATE: "TO_DEACTIVATE",
-  DEACTIVATING: "DEACTIVATING",
-  DELETING: "DELETING",
-} as const;
-
-/** `source` of accounts that agents register from their own configuration. */
-export const STATIC_SOURCE = "static-agent-config";
-
 /** The columns of `kubesvc_accounts` the engine reads. */
 export interface StoredAccount {
   name: string;
-  source: string;
-  status: string;
+  source: AccountSource;
+  status: AccountStatus;
   zoneId: string | null;
   definition: Record<string, unknown>;
   agentDefinition: Record<string, unknown> | null;
@@ -61,7 +47,7 @@ export interface AccountRuntime {
 export interface AccountDraft {
   readonly name: string;
   readonly stored: Readonly<StoredAccount>;
-  status: string;
+  status: AccountStatus;
   message: string;
   failedCount: number;
   /** Changed only by static registration (the agent's config is the definition). */
@@ -121,8 +107,14 @@ export interface Batch {
   readonly intents: Map<string, Map<string, Intent>>;
 }
 
+/** Whether agents registered the account from their own configuration (they own it; the API cannot change it). */
 export function isStatic(d: AccountDraft): boolean {
-  return d.stored.source === STATIC_SOURCE;
+  switch (d.stored.source) {
+    case AccountSource.STATIC:
+      return true;
+    case AccountSource.CLOUDDRIVER:
+      return false;
+  }
 }
 
 /** The zone the account is pinned to, or undefined when unpinned. */
@@ -133,8 +125,38 @@ export function pinnedZone(d: AccountDraft): string | undefined {
 /** Whether the account should be served now, so that it needs a caching holder. */
 export function isServed(d: AccountDraft): boolean {
   if (d.deleted) return false;
-  if (isStatic(d)) return d.status === State.ACTIVE;
-  return d.status === State.ACTIVE || d.status === State.ACTIVATING;
+  switch (d.status) {
+    case AccountStatus.ACTIVE:
+      return true;
+    // A static account is never placed: it is served while its registrants hold it (ACTIVE) only.
+    case AccountStatus.ACTIVATING:
+      return !isStatic(d);
+    case AccountStatus.INACTIVE:
+    case AccountStatus.FAILED:
+    case AccountStatus.ORPHANED:
+    case AccountStatus.TO_MIGRATE:
+    case AccountStatus.TO_DEACTIVATE:
+    case AccountStatus.DEACTIVATING:
+    case AccountStatus.DELETING:
+      return false;
+  }
+}
+
+/** Whether the holders are being told to stop serving the account (deactivation or deletion under way). */
+export function isLettingGo(d: AccountDraft): boolean {
+  switch (d.status) {
+    case AccountStatus.DEACTIVATING:
+    case AccountStatus.DELETING:
+      return true;
+    case AccountStatus.INACTIVE:
+    case AccountStatus.ACTIVE:
+    case AccountStatus.FAILED:
+    case AccountStatus.ORPHANED:
+    case AccountStatus.TO_MIGRATE:
+    case AccountStatus.ACTIVATING:
+    case AccountStatus.TO_DEACTIVATE:
+      return false;
+  }
 }
 
 export function cachingHolder(d: AccountDraft): string | undefined {

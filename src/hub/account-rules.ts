@@ -1,4 +1,5 @@
 import { Outcome } from "../../gen/agenthub/v1/agent_pb.js";
+import { AccountStatus } from "../model/account-states.js";
 import {
   addHolder,
   tellRole,
@@ -6,12 +7,12 @@ import {
   dropHolder,
   forgetHandoff,
   holderList,
+  isLettingGo,
   isServed,
   isStatic,
   pinnedZone,
   promote,
   setRole,
-  State,
   tell,
   type AccountDraft,
   type Batch,
@@ -52,7 +53,7 @@ function currentZone(b: Batch, d: AccountDraft): string | undefined {
 /** No eligible agent: the account waits, holding nothing, until one connects. */
 function orphan(b: Batch, d: AccountDraft, message: string): void {
   for (const agentId of [...d.holders.keys()]) dropHolder(b, d, agentId, true);
-  d.status = State.ORPHANED;
+  d.status = AccountStatus.ORPHANED;
   d.message = message;
   d.rt = {};
 }
@@ -103,13 +104,13 @@ export function place(b: Batch, d: AccountDraft, reason: string, resend: boolean
   const failedRounds = d.rt.round?.failedRounds ?? 0;
   d.rt = { round: { failedRounds, tried: [zone], lastFailure: undefined, waiting: false } };
   moveToZone(b, d, zone, "", resend);
-  d.status = State.ACTIVATING;
+  d.status = AccountStatus.ACTIVATING;
   d.message = `${reason}; sent to ${zoneLabel(zone)}: ${rolesLabel(holderList(d))}`;
 }
 
 /** PATCH ACTIVE (the API wrote ACTIVATING): place it afresh; an activation already under way is left alone. */
 export function activate(b: Batch, d: AccountDraft): void {
-  if (isStatic(d) || d.status !== State.ACTIVATING || d.rt.round !== undefined) return;
+  if (isStatic(d) || d.status !== AccountStatus.ACTIVATING || d.rt.round !== undefined) return;
   d.failedCount = 0;
   d.rt = {};
   place(b, d, "activated", true);
@@ -117,18 +118,18 @@ export function activate(b: Batch, d: AccountDraft): void {
 
 /** PATCH INACTIVE or DELETE (the API wrote TO_DEACTIVATE or DELETING): tell the holders to stop. */
 export function deactivate(b: Batch, d: AccountDraft, deleting: boolean, reason?: string): void {
-  if (isStatic(d) || d.status !== (deleting ? State.DELETING : State.TO_DEACTIVATE)) return;
+  if (isStatic(d) || d.status !== (deleting ? AccountStatus.DELETING : AccountStatus.TO_DEACTIVATE)) return;
   d.rt = {};
   const cause = reason === undefined || reason === "" ? "" : ` ${reason}`;
   if (d.holders.size === 0) {
     if (deleting) d.deleted = true;
-    d.status = State.INACTIVE;
+    d.status = AccountStatus.INACTIVE;
     d.message = `deactivated${cause}; no agent held it`;
     return;
   }
   const holders = [...d.holders.keys()].sort();
   for (const agentId of holders) tell(b, agentId, d, "delete");
-  d.status = deleting ? State.DELETING : State.DEACTIVATING;
+  d.status = deleting ? AccountStatus.DELETING : AccountStatus.DEACTIVATING;
   d.message = `${deleting ? "deleting" : "deactivating"}${cause}${WAITING}${agentsLabel(holders)} to stop serving it`;
 }
 
@@ -160,7 +161,7 @@ function zoneChanged(b: Batch, d: AccountDraft): boolean {
 /** The definition changed (PUT, migrate, PATCH with fields): holders get it at once. */
 export function updated(b: Batch, d: AccountDraft): void {
   if (isStatic(d)) return;
-  if (d.status === State.ORPHANED) {
+  if (d.status === AccountStatus.ORPHANED) {
     place(b, d, "definition updated", false);
     return;
   }
@@ -178,7 +179,7 @@ export function updated(b: Batch, d: AccountDraft): void {
 /** The next round after `retryFrequency`. */
 export function retry(b: Batch, d: AccountDraft): void {
   const round = d.rt.round;
-  if (round?.waiting !== true || d.status !== State.ACTIVATING) return;
+  if (round?.waiting !== true || d.status !== AccountStatus.ACTIVATING) return;
   place(b, d, `round ${round.failedRounds + 1} of ${b.config.maxRetries + 1}`, false);
 }
 
@@ -187,25 +188,50 @@ export function recover(b: Batch, d: AccountDraft, why: string): void {
   if (d.holders.size > 0) return;
   if (isStatic(d)) {
     staticHolderLost(b, d, why);
-  } else if (d.status === State.ACTIVE || d.status === State.ACTIVATING) {
-    d.rt = {};
-    place(b, d, why, false);
-  } else if (d.status === State.TO_DEACTIVATE || d.status === State.DEACTIVATING) {
-    d.status = State.INACTIVE;
-    d.message = "deactivated; no agent held it";
-  } else if (d.status === State.DELETING) {
-    d.deleted = true;
+    return;
+  }
+  switch (d.status) {
+    case AccountStatus.ACTIVE:
+    case AccountStatus.ACTIVATING:
+      d.rt = {};
+      place(b, d, why, false);
+      return;
+    case AccountStatus.TO_DEACTIVATE:
+    case AccountStatus.DEACTIVATING:
+      d.status = AccountStatus.INACTIVE;
+      d.message = "deactivated; no agent held it";
+      return;
+    case AccountStatus.DELETING:
+      d.deleted = true;
+      return;
+    // Nothing was under way: holding nothing is what these states mean.
+    case AccountStatus.INACTIVE:
+    case AccountStatus.FAILED:
+    case AccountStatus.ORPHANED:
+    case AccountStatus.TO_MIGRATE:
+      return;
   }
 }
 
 /** The last holder let go of a deactivating account: INACTIVE, saying why it was deactivated and how it ended (`what`). */
 function finishIfUnheld(d: AccountDraft, what: string): void {
   if (d.holders.size > 0) return;
-  if (d.status === State.DEACTIVATING) {
-    d.status = State.INACTIVE;
-    d.message = `deactivated${deactivationCause(d)}: ${what}`;
-  } else if (d.status === State.DELETING) {
-    d.deleted = true;
+  switch (d.status) {
+    case AccountStatus.DEACTIVATING:
+      d.status = AccountStatus.INACTIVE;
+      d.message = `deactivated${deactivationCause(d)}: ${what}`;
+      return;
+    case AccountStatus.DELETING:
+      d.deleted = true;
+      return;
+    case AccountStatus.INACTIVE:
+    case AccountStatus.ACTIVE:
+    case AccountStatus.FAILED:
+    case AccountStatus.ORPHANED:
+    case AccountStatus.TO_MIGRATE:
+    case AccountStatus.ACTIVATING:
+    case AccountStatus.TO_DEACTIVATE:
+      return;
   }
 }
 
@@ -217,7 +243,7 @@ function nextZone(b: Batch, d: AccountDraft, round: Round, failure: AgentFailure
     round.tried.push(zone);
     if (pinned !== undefined) d.rt.fallbackFor = pinned;
     moveToZone(b, d, zone, failure.zone, false);
-    d.status = State.ACTIVATING;
+    d.status = AccountStatus.ACTIVATING;
     d.message = `${unreachableLabel(failure)}; trying ${zoneLabel(zone)}`;
     return;
   }
@@ -225,14 +251,14 @@ function nextZone(b: Batch, d: AccountDraft, round: Round, failure: AgentFailure
   d.failedCount = round.failedRounds;
   const rounds = b.config.maxRetries + 1;
   if (round.failedRounds >= rounds) {
-    d.status = State.FAILED;
+    d.status = AccountStatus.FAILED;
     d.message = `${unreachableLabel(failure)}; no zone could reach it in ${rounds} round${rounds === 1 ? "" : "s"}`;
     d.rt = {};
     return;
   }
   round.waiting = true;
   d.rt.fallbackFor = undefined;
-  d.status = State.ACTIVATING;
+  d.status = AccountStatus.ACTIVATING;
   d.retryInMs = b.config.retryFrequencyMs;
   d.message = `${unreachableLabel(failure)}; no zone could reach it (round ${round.failedRounds} of ${rounds}), next round in ${formatDuration(b.config.retryFrequencyMs)}`;
 }
@@ -245,7 +271,7 @@ function unreachable(b: Batch, d: AccountDraft, failure: AgentFailure): void {
   const wasCaching = d.holders.get(failure.agentId) === true;
   dropHolder(b, d, failure.agentId, true);
   forgetHandoff(d, failure.agentId);
-  if (d.status === State.DEACTIVATING || d.status === State.DELETING) {
+  if (isLettingGo(d)) {
     finishIfUnheld(d, `${unreachableLabel(failure)}; dropped it`);
     return;
   }
@@ -270,7 +296,7 @@ function unreachable(b: Batch, d: AccountDraft, failure: AgentFailure): void {
 function rejected(b: Batch, d: AccountDraft, failure: AgentFailure): void {
   for (const agentId of [...d.holders.keys()]) dropHolder(b, d, agentId, true);
   d.failedCount = (d.rt.round?.failedRounds ?? 0) + 1;
-  d.status = State.FAILED;
+  d.status = AccountStatus.FAILED;
   d.message = `${agentLabel(failure.agentId, failure.zone)} rejected the account: ${failure.message === "" ? "no reason given" : failure.message}`;
   d.rt = {};
 }
@@ -297,12 +323,12 @@ export function answered(b: Batch, d: AccountDraft, answer: AccountAnswer): void
   if (answer.asked === "delete") {
     // A delete that dropped a holder is done once sent; its late answer must not drop the
     // agent again after a later round made it a holder anew (the account would hold nothing).
-    if (d.status !== State.DEACTIVATING && d.status !== State.DELETING) return;
+    if (!isLettingGo(d)) return;
     if (outcome === Outcome.OK || outcome === Outcome.UNREACHABLE) {
       dropHolder(b, d, agentId, false);
       finishIfUnheld(d, outcome === Outcome.OK ? `${agentLabel(agentId, failure.zone)} stopped serving it` : `${unreachableLabel(failure)}; dropped it`);
     } else {
-      d.status = State.FAILED;
+      d.status = AccountStatus.FAILED;
       d.message = `${agentLabel(agentId, failure.zone)} failed to delete the account: ${answer.message === "" ? "no reason given" : answer.message}`;
       d.rt = {};
     }
@@ -319,10 +345,10 @@ export function answered(b: Batch, d: AccountDraft, answer: AccountAnswer): void
   // The handoff may have been started by another replica (its memory is not shared): a caching
   // holder confirming caching=false is one, whoever started it.
   if (answer.demotion && d.holders.get(agentId) === true) finishHandoff(b, d, agentId);
-  if (d.status !== State.ACTIVATING || isStatic(d)) return;
+  if (d.status !== AccountStatus.ACTIVATING || isStatic(d)) return;
   const role = d.holders.get(agentId) === true ? "caching" : "operations";
   const lastFailure = d.rt.round?.lastFailure;
-  d.status = State.ACTIVE;
+  d.status = AccountStatus.ACTIVE;
   d.failedCount = 0;
   d.rt = d.rt.fallbackFor !== undefined ? { fallbackFor: d.rt.fallbackFor } : {};
   d.message =
@@ -342,7 +368,7 @@ export function holderGone(b: Batch, d: AccountDraft, agentId: string, zone: str
   dropHolder(b, d, agentId, false);
   forgetHandoff(d, agentId);
   const what = `${agentLabel(agentId, zone)} ${reason}`;
-  if (d.status === State.DEACTIVATING || d.status === State.DELETING) {
+  if (isLettingGo(d)) {
     finishIfUnheld(d, what);
     return;
   }
@@ -391,12 +417,12 @@ export function zoneGrew(b: Batch, d: AccountDraft, agentId: string): void {
   addHolder(b, d, agentId, false);
   tell(b, agentId, d, "add");
   promote(b, d);
-  if (d.status === State.ACTIVE) d.message = `${agentLabel(agentId, zone ?? "")} connected; ${rolesLabel(holderList(d))}`;
+  if (d.status === AccountStatus.ACTIVE) d.message = `${agentLabel(agentId, zone ?? "")} connected; ${rolesLabel(holderList(d))}`;
 }
 
 /** An agent reconnected (a newer stream replaced the old one, or it came back after a hub restart): it is told again what it holds. */
 export function resendTo(b: Batch, d: AccountDraft, agentId: string): void {
   if (!d.holders.has(agentId) || isStatic(d)) return;
-  if (d.status === State.DEACTIVATING || d.status === State.DELETING) tell(b, agentId, d, "delete");
+  if (isLettingGo(d)) tell(b, agentId, d, "delete");
   else if (isServed(d)) tell(b, agentId, d, "save");
 }

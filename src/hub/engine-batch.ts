@@ -1,5 +1,6 @@
 import { toJson } from "@bufbuild/protobuf";
 import { ConnectResponseSchema, type AccountResult } from "../../gen/agenthub/v1/agent_pb.js";
+import { AccountStatus as State } from "../model/account-states.js";
 import type { Db } from "../store/database.js";
 import {
   cachingHolder,
@@ -8,7 +9,6 @@ import {
   isStatic,
   promote,
   tellDemotion,
-  State,
   type AccountDraft,
   type AccountRuntime,
   type Batch,

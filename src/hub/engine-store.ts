@@ -2,7 +2,8 @@ import { asc, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../store/database.js";
 import { queryRows } from "../store/query-rows.js";
 import { accounts } from "../store/schema.js";
-import { STATIC_SOURCE, State, type StoredAccount } from "./account-draft.js";
+import { AccountSource, AccountStatus as State } from "../model/account-states.js";
+import type { StoredAccount } from "./account-draft.js";
 import type { RemoteAgent } from "./agent-view.js";
 
 /**
@@ -36,7 +37,7 @@ export interface HolderRow {
 /** What the engine writes back for an account it changed. */
 export interface AccountWrite {
   name: string;
-  status: string;
+  status: State;
   message: string;
   failedCount: number;
   /** Static accounts only: the definition and zone from the agents' configuration. */
@@ -101,7 +102,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
       const records = rows.map((r) => ({ name: r.name, zone_id: r.zoneId, definition: r.definition }));
       await tx.execute(sql`
         INSERT INTO kubesvc_accounts (name, source, origin, type, status, zone_id, definition)
-        SELECT r.name, ${STATIC_SOURCE}, 'static', 'kubernetes', ${State.ACTIVE}, r.zone_id, r.definition
+        SELECT r.name, ${AccountSource.STATIC}, 'static', 'kubernetes', ${State.ACTIVE}, r.zone_id, r.definition
         FROM jsonb_to_recordset(${jsonList(records)}) AS r(name text, zone_id text, definition jsonb)
         ON CONFLICT (name) DO NOTHING`);
     },
@@ -209,7 +210,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
             SELECT v.account_name, n.agent_id FROM served v
             JOIN newcomers n ON n.zone_id = v.zone_id
             JOIN kubesvc_accounts a ON a.name = v.account_name
-            WHERE a.status IN (${State.ACTIVE}, ${State.ACTIVATING}) AND a.source <> ${STATIC_SOURCE}
+            WHERE a.status IN (${State.ACTIVE}, ${State.ACTIVATING}) AND a.source <> ${AccountSource.STATIC}
               AND NOT EXISTS (SELECT 1 FROM kubesvc_assignments x WHERE x.account_name = v.account_name AND x.agent_id = n.agent_id)
               AND (${maxHolders}::int = 0 OR (SELECT count(*) FROM kubesvc_assignments x WHERE x.account_name = v.account_name) < ${maxHolders}::int)
             LIMIT 5000`,
@@ -224,7 +225,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
       const rows = await queryRows<{ name: string }>(
         tx,
         sql`SELECT name FROM kubesvc_accounts
-            WHERE status = ${State.ORPHANED} AND source <> ${STATIC_SOURCE}
+            WHERE status = ${State.ORPHANED} AND source <> ${AccountSource.STATIC}
               AND (zone_id IS NULL OR zone_id = '' OR zone_id IN ${textIn(zones)})`,
       );
       return rows.map((r) => r.name);

@@ -1,6 +1,8 @@
+import type { AccountStatus } from "../model/account-states.js";
+
 /** An account as the engine last wrote it: its status and holders (agent → caching). */
 export interface IndexedAccount {
-  status: string;
+  status: AccountStatus;
   holders: ReadonlyMap<string, boolean>;
 }
 

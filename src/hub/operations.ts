@@ -7,7 +7,7 @@ import type { ExecuteRequest, ExecuteResponse, OperationService } from "../../ge
 import { ExecuteResponseSchema } from "../../gen/agenthub/v1/operations_pb.js";
 import type { Logger } from "../log/logger.js";
 import type { Database } from "../store/database.js";
-import { State } from "./account-draft.js";
+import { AccountStatus as State } from "../model/account-states.js";
 import type { AgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
 import type { Clock } from "./clock.js";

@@ -1,5 +1,6 @@
 import type { Account } from "../../gen/agenthub/v1/agent_pb.js";
-import { addHolder, dropHolder, holderList, isStatic, promote, State, tell, type AccountDraft, type Batch } from "./account-draft.js";
+import { AccountStatus } from "../model/account-states.js";
+import { addHolder, dropHolder, holderList, isStatic, promote, tell, type AccountDraft, type Batch } from "./account-draft.js";
 import { agentLabel, formatDuration, rolesLabel } from "./operator-messages.js";
 
 /** The static accounts of one hello, deduplicated, with their names checked. */
@@ -31,8 +32,8 @@ export function registerStatic(b: Batch, d: AccountDraft, registrants: readonly 
   if (d.holders.size === 0) d.zoneId = last.zone === "" ? null : last.zone;
   const added = registrants.filter((r) => !d.holders.has(r.agentId));
   for (const r of added) addHolder(b, d, r.agentId, false);
-  const revived = d.status !== State.ACTIVE;
-  d.status = State.ACTIVE;
+  const revived = d.status !== AccountStatus.ACTIVE;
+  d.status = AccountStatus.ACTIVE;
   d.failedCount = 0;
   promote(b, d);
   for (const r of registrants) tell(b, r.agentId, d, "save");
@@ -54,8 +55,8 @@ export function staticHolderLost(b: Batch, d: AccountDraft, what: string): void 
     if (promoted !== undefined) d.message = `${what}; Agent ${promoted} promoted to caching`;
     return;
   }
-  if (d.status !== State.ACTIVE) return;
-  d.status = State.ORPHANED;
+  if (d.status !== AccountStatus.ACTIVE) return;
+  d.status = AccountStatus.ORPHANED;
   d.message = `${what}; no agent holds this static account any more (removed in ${formatDuration(b.config.cleanupAfterMs)} unless an agent registers it again)`;
 }
 

@@ -1,9 +1,9 @@
 import { sql } from "drizzle-orm";
 import type { Logger } from "../log/logger.js";
 import type { Database, Db } from "../store/database.js";
+import { AccountSource, AccountStatus as State } from "../model/account-states.js";
 import { queryRows } from "../store/query-rows.js";
 import { inTransaction } from "../store/transaction.js";
-import { STATIC_SOURCE, State } from "./account-draft.js";
 import type { Clock } from "./clock.js";
 
 export interface StaticCleanupDeps {
@@ -41,7 +41,7 @@ export function createStaticCleanup(deps: StaticCleanupDeps): StaticCleanup {
       tx,
       sql`
         DELETE FROM kubesvc_accounts a
-        WHERE a.source = ${STATIC_SOURCE} AND a.status IN (${State.ORPHANED}, ${State.FAILED})
+        WHERE a.source = ${AccountSource.STATIC} AND a.status IN (${State.ORPHANED}, ${State.FAILED})
           AND a.updated_at < now() - ${cleanupAfterMs} * interval '1 millisecond'
           AND NOT EXISTS (SELECT 1 FROM kubesvc_assignments s WHERE s.account_name = a.name)
         RETURNING a.name`,

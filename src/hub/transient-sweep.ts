@@ -2,8 +2,8 @@ import { sql } from "drizzle-orm";
 import type { Logger } from "../log/logger.js";
 import type { Database, Db } from "../store/database.js";
 import { queryRows } from "../store/query-rows.js";
+import { AccountStatus as State } from "../model/account-states.js";
 import { inTransaction } from "../store/transaction.js";
-import { State } from "./account-draft.js";
 import type { Clock } from "./clock.js";
 import type { AccountChange } from "./reconciler.js";
 

@@ -2,10 +2,11 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { sql } from "drizzle-orm";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { OperationService } from "../../gen/agenthub/v1/operations_pb.js";
-import { cachingHolder, State, type AccountDraft } from "../hub/account-draft.js";
+import { cachingHolder, type AccountDraft } from "../hub/account-draft.js";
 import type { HubObserver } from "../hub/hub-observer.js";
 import type { AccountReconciler } from "../hub/reconciler.js";
 import type { Logger } from "../log/logger.js";
+import { ACCOUNT_STATUSES, AccountStatus } from "../model/account-states.js";
 import type { Database } from "../store/database.js";
 import { processMetrics } from "./process-metrics.js";
 
@@ -19,9 +20,9 @@ const FORGET_AFTER_MS = 60 * 60_000;
 const DEPARTURE_MEMORY_MS = 60_000;
 
 /** Statuses a scrape reports, also when no account has them (a series that vanishes breaks rate() and alerts). */
-const STATUSES = Object.values(State);
+const STATUSES = ACCOUNT_STATUSES;
 /** The statuses in which an account is still on its way to ACTIVE. */
-const ON_ITS_WAY: ReadonlySet<string> = new Set([State.ACTIVATING, State.ORPHANED]);
+const ON_ITS_WAY: ReadonlySet<AccountStatus> = new Set([AccountStatus.ACTIVATING, AccountStatus.ORPHANED]);
 
 /** The hub's Prometheus metrics (design section 16) and the hooks that feed them. */
 export interface HubMetrics {
@@ -148,9 +149,9 @@ export function createHubMetrics(deps: HubMetricsDeps): HubMetrics {
   function activationSeen(d: AccountDraft, now: number): void {
     const since = activating.get(d.name);
     if (since === undefined) return;
-    if (!d.deleted && d.status === State.ACTIVE) {
+    if (!d.deleted && d.status === AccountStatus.ACTIVE) {
       // An account that was ACTIVE already had nothing to wait for.
-      if (d.stored.status !== State.ACTIVE) activation.observe((now - since) / 1000);
+      if (d.stored.status !== AccountStatus.ACTIVE) activation.observe((now - since) / 1000);
       activating.delete(d.name);
     } else if (d.deleted || !ON_ITS_WAY.has(d.status)) {
       activating.delete(d.name);
@@ -164,7 +165,7 @@ export function createHubMetrics(deps: HubMetricsDeps): HubMetrics {
       if (caching && left !== undefined && !d.holders.has(agentId)) since = left;
     }
     if (since === undefined) return;
-    const served = !d.deleted && (d.status === State.ACTIVE || ON_ITS_WAY.has(d.status));
+    const served = !d.deleted && (d.status === AccountStatus.ACTIVE || ON_ITS_WAY.has(d.status));
     if (served && cachingHolder(d) !== undefined) {
       failover.observe((now - since) / 1000);
       failingOver.delete(d.name);

@@ -1,13 +1,15 @@
 import { and, eq, gte, inArray, isNull, lt, type SQL } from "drizzle-orm";
+import type { AccountSource, AccountStatus } from "../model/account-states.js";
 import { accounts } from "./schema.js";
 
 /** What GET /armory/accounts may select by (design section 16); absent keys select everything. */
 export interface AccountFilter {
   /** Any of these states; empty or absent: every state. */
-  statuses?: readonly string[];
+  statuses?: readonly AccountStatus[];
   /** Exactly this zone; `""` selects unpinned accounts (stored as NULL). */
   zoneId?: string;
-  source?: string;
+  /** Absent or `""`: every source. */
+  source?: AccountSource | "";
   /** Names starting with this text, compared byte by byte. */
   namePrefix?: string;
 }

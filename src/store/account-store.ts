@@ -1,6 +1,7 @@
 import { and, asc, eq, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./database.js";
 import { queryRows } from "./query-rows.js";
+import type { AccountSource, AccountStatus } from "../model/account-states.js";
 import { accounts, agents, assignments } from "./schema.js";
 
 /** A row of `kubesvc_accounts`. */
@@ -9,9 +10,9 @@ export type AccountRow = typeof accounts.$inferSelect;
 /** The columns an API call sets when it creates an account. */
 export interface NewAccount {
   name: string;
-  source: string;
+  source: AccountSource;
   origin: string;
-  status: string;
+  status: AccountStatus;
   zoneId: string | null;
   definition: Record<string, unknown>;
   agentDefinition: Record<string, unknown> | null;
@@ -26,8 +27,8 @@ export interface NewAccount {
 export interface AccountUpdate {
   name: string;
   expectedVersion: number;
-  expectedStatus: string;
-  status: string;
+  expectedStatus: AccountStatus;
+  status: AccountStatus;
   zoneId: string | null;
   definition: Record<string, unknown>;
   agentDefinition: Record<string, unknown> | null;

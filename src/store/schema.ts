@@ -1,8 +1,16 @@
 import { sql } from "drizzle-orm";
+import { parseAccountSource, parseAccountStatus, type AccountSource, type AccountStatus } from "../model/account-states.js";
 import { bigint, bigserial, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 /** Text compared byte by byte, so that the primary key index also serves `ORDER BY name`. */
 const byteText = customType<{ data: string }>({ dataType: () => 'text COLLATE "C"' });
+
+/**
+ * Text columns that hold one of the account states or sources: every row read through drizzle is
+ * checked here, at the database boundary, so that the rest of the code can trust the union types.
+ */
+const statusText = customType<{ data: AccountStatus; driverData: string }>({ dataType: () => "text", fromDriver: parseAccountStatus });
+const sourceText = customType<{ data: AccountSource; driverData: string }>({ dataType: () => "text", fromDriver: parseAccountSource });
 
 /** Hub-stored and static accounts (design section 3). `name` sorts in byte order. */
 export const accounts = pgTable(
@@ -10,11 +18,11 @@ export const accounts = pgTable(
   {
     name: byteText("name").primaryKey(),
     /** `clouddriver` | `static-agent-config`. */
-    source: text("source").notNull(),
+    source: sourceText("source").notNull(),
     /** `migrated` | `created` | `autoscan` | `interceptor` | `static`. */
     origin: text("origin").notNull(),
     type: text("type").notNull().default("kubernetes"),
-    status: text("status").notNull(),
+    status: statusText("status").notNull(),
     zoneId: text("zone_id"),
     definition: jsonb("definition").$type<Record<string, unknown>>().notNull(),
     agentDefinition: jsonb("agent_definition").$type<Record<string, unknown>>(),

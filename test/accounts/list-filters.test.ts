@@ -1,6 +1,7 @@
 // GET /armory/accounts filters and GET /armory/agents version, labels and zoneId (design section 16),
 // over REST with plain fetch on both databases.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AccountSource, AccountStatus } from "../../src/model/account-states.js";
 import { prefixEnd } from "../../src/store/account-filter.js";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
@@ -15,7 +16,7 @@ interface Page {
 }
 
 /** The accounts the tests store: name, status, zone ("" unpinned), source. */
-const ROWS: [string, string, string, string][] = [
+const ROWS: [string, AccountStatus, string, AccountSource][] = [
   ["f-a1", "FAILED", "a", "clouddriver"],
   ["f-a2", "ORPHANED", "a", "clouddriver"],
   ["f-a3", "ACTIVE", "a", "clouddriver"],

@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { agentDefinitionOf, parseDefinition, readClouddriverBody, zoneIdOf } from "../../src/accounts/account-definition.js";
 import { nameProblem } from "../../src/model/account-names.js";
-import { transitionFor } from "../../src/accounts/account-states.js";
+import { transitionFor } from "../../src/accounts/state-transitions.js";
 import { noProblems, requestError } from "../../src/accounts/api-errors.js";
 import { FieldViolationSchema, NamesViolationSchema } from "../../gen/agenthub/v1/errors_pb.js";
 import { paging } from "../../src/accounts/paging.js";

@@ -2,6 +2,7 @@ import * as http from "node:http";
 import { asc, eq, sql } from "drizzle-orm";
 import { expect } from "vitest";
 import { insertClouddriverAccount } from "../../src/clouddriver/seed.js";
+import type { AccountSource, AccountStatus } from "../../src/model/account-states.js";
 import type { Database } from "../../src/store/database.js";
 import { queryRows } from "../../src/store/query-rows.js";
 import { accounts, agents, assignments, hubs } from "../../src/store/schema.js";
@@ -97,7 +98,7 @@ export async function accountRow(database: Database, name: string) {
 /** Puts an account straight into the table, e.g. in a state only the hub could reach. */
 export async function insertAccount(
   database: Database,
-  row: { name: string; status?: string; source?: string; origin?: string; zoneId?: string | null; definition?: Record<string, unknown>; failedCount?: number },
+  row: { name: string; status?: AccountStatus; source?: AccountSource; origin?: string; zoneId?: string | null; definition?: Record<string, unknown>; failedCount?: number },
 ): Promise<void> {
   await database.db.insert(accounts).values({
     name: row.name,
@@ -111,7 +112,7 @@ export async function insertAccount(
 }
 
 /** Moves an account to a state as the hub would. */
-export async function setStatus(database: Database, name: string, status: string, failedCount = 0): Promise<void> {
+export async function setStatus(database: Database, name: string, status: AccountStatus, failedCount = 0): Promise<void> {
   await database.db
     .update(accounts)
     .set({ status, failedCount, version: sql`${accounts.version} + 1` })

@@ -81,7 +81,7 @@ export function handlersSuite(hub: () => TestHub): void {
     }
 
     describe("PATCH ACTIVE", () => {
-      it.each(["INACTIVE", "FAILED", "ORPHANED", "ACTIVE"])("from %s writes ACTIVATING, resets failed_count and tells the hub after commit", async (from) => {
+      it.each(["INACTIVE", "FAILED", "ORPHANED", "ACTIVE"] as const)("from %s writes ACTIVATING, resets failed_count and tells the hub after commit", async (from) => {
         const name = `act-from-${from}`;
         await insertAccount(database(), { name, status: from, failedCount: 4 });
         const before = (await accountRow(database(), name))!;
@@ -109,7 +109,7 @@ export function handlersSuite(hub: () => TestHub): void {
         expect(told).toEqual([{ changes: [{ name: "act-busy-2", kind: "update" }], statuses: ["ACTIVATING"] }]);
       });
 
-      it.each(["TO_DEACTIVATE", "DEACTIVATING", "DELETING", "TO_MIGRATE"])("on %s is refused (failed_precondition) naming it; nothing changes", async (from) => {
+      it.each(["TO_DEACTIVATE", "DEACTIVATING", "DELETING", "TO_MIGRATE"] as const)("on %s is refused (failed_precondition) naming it; nothing changes", async (from) => {
         const name = `refuse-${from}`;
         await insertAccount(database(), { name, status: from });
         await insertAccount(database(), { name: `${name}-ok` });
@@ -123,7 +123,7 @@ export function handlersSuite(hub: () => TestHub): void {
     });
 
     describe("PATCH INACTIVE", () => {
-      it.each(["INACTIVE", "ACTIVE", "ACTIVATING", "FAILED", "ORPHANED", "TO_DEACTIVATE", "DEACTIVATING"])("from %s writes TO_DEACTIVATE", async (from) => {
+      it.each(["INACTIVE", "ACTIVE", "ACTIVATING", "FAILED", "ORPHANED", "TO_DEACTIVATE", "DEACTIVATING"] as const)("from %s writes TO_DEACTIVATE", async (from) => {
         const name = `deact-from-${from}`;
         await insertAccount(database(), { name, status: from, failedCount: 2 });
         expect(await patch([{ name, state: "INACTIVE" }])).toBe(202);
