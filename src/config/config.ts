@@ -59,6 +59,8 @@ export interface Limits {
   requestTimeoutMs: number;
   /** A connection with no traffic either way this long is closed. */
   idleTimeoutMs: number;
+  /** Events the assignment engine may have queued before agents' joins are turned away and their results wait. */
+  engineQueueEvents: number;
 }
 
 /** A configuration key or value that cannot be used; the message names the key. */
@@ -136,6 +138,7 @@ const KEYS: Record<string, KeySpec> = {
   "limits.headersTimeout": key("duration", (c, v) => (c.limits.headersTimeoutMs = v)),
   "limits.requestTimeout": key("duration", (c, v) => (c.limits.requestTimeoutMs = v)),
   "limits.idleTimeout": key("duration", (c, v) => (c.limits.idleTimeoutMs = v)),
+  "limits.engineQueueEvents": key("int", (c, v) => (c.limits.engineQueueEvents = v)),
 };
 
 /** The defaults of design section 12. */
@@ -173,6 +176,7 @@ export function defaultConfig(): HubConfig {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 60_000,
       idleTimeoutMs: 120_000,
+      engineQueueEvents: 100_000,
     },
   };
 }
@@ -282,7 +286,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (config.heartbeat.missedLimit < 1) throw new ConfigError("configuration key heartbeat.missedLimit: must be at least 1");
   if (config.autoscan.batchSize < 1) throw new ConfigError("configuration key autoscan.batchSize: must be at least 1");
   if (!/^(trace|debug|info|warn|error|fatal|silent)$/.test(config.logLevel)) throw new ConfigError(`configuration key log.level: unknown level ${config.logLevel}`);
-  for (const [path, ms] of [["dynamicAccounts.assignTimeout", config.dynamicAccounts.assignTimeoutMs], ["limits.helloTimeout", config.limits.helloTimeoutMs], ["limits.headersTimeout", config.limits.headersTimeoutMs], ["limits.requestTimeout", config.limits.requestTimeoutMs], ["limits.idleTimeout", config.limits.idleTimeoutMs], ["limits.maxConnections", config.limits.maxConnections]] as const) {
+  for (const [path, ms] of [["dynamicAccounts.assignTimeout", config.dynamicAccounts.assignTimeoutMs], ["limits.helloTimeout", config.limits.helloTimeoutMs], ["limits.headersTimeout", config.limits.headersTimeoutMs], ["limits.requestTimeout", config.limits.requestTimeoutMs], ["limits.idleTimeout", config.limits.idleTimeoutMs], ["limits.maxConnections", config.limits.maxConnections], ["limits.engineQueueEvents", config.limits.engineQueueEvents]] as const) {
     if (ms <= 0) throw new ConfigError(`configuration key ${path}: must be more than 0`);
   }
   if (config.limits.idleTimeoutMs <= config.heartbeat.intervalMs) {

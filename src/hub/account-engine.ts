@@ -94,6 +94,12 @@ export interface AccountEngine {
   leave(session: AgentSession): void;
   /** An agent's AccountResult. */
   result(agentId: string, result: AccountResult): void;
+  /**
+   * Undefined while the queue holds fewer than `limits.engineQueueEvents` events; else resolves
+   * once it does. An agent's stream waits for it before handing over a result, so that a flood of
+   * answers holds back the agents sending them (HTTP/2 flow control) instead of growing the queue.
+   */
+  room(): Promise<void> | undefined;
   /** Letters from other replicas about this replica's streams: account messages to send, stale streams to end. */
   deliver(letters: readonly HubLetter[]): Promise<void>;
   /** API changes; resolves once immediate transitions are written and messages sent. */
@@ -131,6 +137,8 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
   const batches = createBatchRunner({ hubId, registry, pending, runtime, localHeld, config: ruleConfig, leaseTtlMs: config.hub.leaseTtlMs, post: deps.post });
   const retryTimers = new Map<string, () => void>();
   let queue: Queued[] = [];
+  const maxQueued = config.limits.engineQueueEvents;
+  let roomWaiters: (() => void)[] = [];
   let running: Promise<void> | undefined;
   let shuttingDown = false;
   let closed = false;
@@ -142,6 +150,12 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     }
     queue.push({ event, done });
     running ??= runLoop();
+  }
+
+  function wakeRoomWaiters(): void {
+    const waiting = roomWaiters;
+    roomWaiters = [];
+    for (const wake of waiting) wake();
   }
 
   function submit(event: EngineEvent): Promise<void> {
@@ -159,6 +173,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
         while (n < queue.length && n < MAX_BATCH_EVENTS && (n === 0 || weight + weightOf(queue[n]!.event) <= MAX_BATCH_WEIGHT)) weight += weightOf(queue[n++]!.event);
         const items = queue.slice(0, n);
         queue = queue.slice(n);
+        if (queue.length < maxQueued) wakeRoomWaiters();
         await runBatch(items);
       }
     } finally {
@@ -348,10 +363,18 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
         session.close("the hub is shutting down", new ConnectError("the hub is shutting down; reconnect", Code.Unavailable));
         return;
       }
+      // Everything else the queue holds must be kept (departures, API changes, answers); a new
+      // agent can come back later. UNAVAILABLE: agents reconnect after it with backoff.
+      if (queue.length >= maxQueued) {
+        logger.warn({ agentId: session.agentId, queued: queue.length }, "assignment queue full: agent turned away");
+        session.close("turned away: the hub is busy", new ConnectError(`the hub is busy (${queue.length} assignment events queued, limits.engineQueueEvents); reconnect later`, Code.Unavailable));
+        return;
+      }
       post({ type: "join", session });
     },
     leave: (session) => post({ type: "leave", session }),
     result: (agentId, result) => post({ type: "result", agentId, result }),
+    room: () => (queue.length < maxQueued || closed ? undefined : new Promise<void>((resolve) => roomWaiters.push(resolve))),
     // Big changes become several events, so that batches stay small slices.
     accountsChanged: async (changes) => {
       await Promise.all(chunks(changes).map((part) => submit({ type: "changes", changes: part })));
@@ -374,6 +397,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       retryTimers.clear();
       for (const item of queue) item.done?.resolve();
       queue = [];
+      wakeRoomWaiters();
     },
   };
 }

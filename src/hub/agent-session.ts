@@ -29,6 +29,8 @@ export interface AgentSession {
   readonly closeReason: string;
   /** The status the agent's stream ends with; undefined for a clean end. */
   readonly closeError: ConnectError | undefined;
+  /** Once closed: ids of the operations still queued then, which the agent therefore never received. */
+  readonly unsentOperations: ReadonlySet<string>;
   /** Queues an account message; an agent too slow to read them is closed. */
   send(message: ConnectResponse): boolean;
   /** Queues an operation while the outbox is at most half full; false otherwise. */
@@ -38,6 +40,8 @@ export interface AgentSession {
   /** Ends the stream (idempotent): the response generator stops and `onClose` runs once. */
   close(reason: string, error?: ConnectError): void;
 }
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** The size of a message on the wire, measured only for messages that must wait in an outbox. */
 function wireSize(message: ConnectResponse): number {
@@ -60,6 +64,7 @@ export function createAgentSession(
   let closed = false;
   let closeReason = "";
   let closeError: ConnectError | undefined;
+  let unsentOperations: ReadonlySet<string> = NONE;
   const session: AgentSession = {
     agentId: hello.agentId,
     zoneId: hello.zoneId,
@@ -77,6 +82,9 @@ export function createAgentSession(
     get closeError() {
       return closeError;
     },
+    get unsentOperations() {
+      return unsentOperations;
+    },
     send(message) {
       // Written but unsent bytes count too: Node buffers writes of a stream the agent does not read.
       if (outbox.bytes + wireBacklog() <= outboxBytes && outbox.offer(message)) return true;
@@ -93,7 +101,8 @@ export function createAgentSession(
       closed = true;
       closeReason = reason;
       closeError = error;
-      outbox.close();
+      const dropped = outbox.close().filter((m) => m.msg.case === "operation");
+      if (dropped.length > 0) unsentOperations = new Set(dropped.map((m) => m.requestId));
       onClose(session);
     },
   };

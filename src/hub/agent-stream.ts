@@ -105,6 +105,13 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
       session.lastSeen = clock.now();
       const msg = next.value.msg;
       if (msg.case === "accountResult") {
+        const room = engine.room();
+        if (room !== undefined) {
+          // Not read further until the engine catches up; the wait is the hub's, not the agent's silence.
+          await room;
+          if (session.closed) return;
+          session.lastSeen = clock.now();
+        }
         const kind = accountResultKind(session.agentId, msg.value);
         if (kind === "expected") engine.result(session.agentId, cleanResult(msg.value));
         else if (!(await admitted(session, kind === "stray" ? guard.stray : guard.ordinary))) return;

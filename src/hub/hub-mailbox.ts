@@ -15,7 +15,9 @@ export type HubLetter =
   | { kind: "operation"; agentId: string; operationId: string; account: string; opKind: string; payload: JsonObject | null; replyTo: string }
   /** The answer to an operation this replica forwarded: the agent's result, or why there is none. */
   | { kind: "operation-result"; operationId: string; agentId: string; outcome: number; message: string; result: JsonObject | null }
-  | { kind: "operation-failed"; operationId: string; code: number; message: string };
+  | { kind: "operation-failed"; operationId: string; code: number; message: string }
+  /** The stream of an operation this replica forwarded ended unanswered (`sent`: the agent may have received it): look for the agent again. */
+  | { kind: "operation-lost"; operationId: string; agentId: string; sent: boolean };
 
 /** A letter and the replica it is for. */
 export interface Addressed {

@@ -11,8 +11,8 @@ export interface Outbox<T> {
   take(): Promise<T | undefined>;
   /** Bytes queued now (messages handed straight to a waiting reader are not queued). */
   readonly bytes: number;
-  /** Drops what is queued and ends `take`. */
-  close(): void;
+  /** Drops what is queued and ends `take`; returns what was dropped (never handed to the reader). */
+  close(): T[];
 }
 
 /**
@@ -53,12 +53,14 @@ export function createOutbox<T>(capacity: number, maxBytes = Infinity, sizeOf: (
       return bytes;
     },
     close() {
+      const dropped = items.map((i) => i.item);
       closed = true;
       items = [];
       bytes = 0;
       const wake = waiter;
       waiter = undefined;
       wake?.(undefined);
+      return dropped;
     },
   };
 }

@@ -63,6 +63,18 @@ describe("agent session", () => {
     expect(stalled.closeReason).toBe("did not read its messages fast enough");
   });
 
+  it("remembers which operations were still queued when it closed: the agent never received those", async () => {
+    const op = (id: string) => create(ConnectResponseSchema, { requestId: id, msg: { case: "operation", value: { operationId: id, accountName: "x", kind: "get" } } });
+    const session = createAgentSession(hello, 0, () => {});
+    expect(session.sendOperation(op("handed-over"))).toBe(true);
+    expect((await session.next())?.requestId).toBe("handed-over");
+    expect(session.sendOperation(op("queued"))).toBe(true);
+    expect(session.send(message("account"))).toBe(true);
+    expect(session.unsentOperations.size).toBe(0);
+    session.close("disconnected");
+    expect([...session.unsentOperations]).toEqual(["queued"]);
+  });
+
   it("runs its close hook once", () => {
     let calls = 0;
     const session = createAgentSession(hello, 0, () => calls++);

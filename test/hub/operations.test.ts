@@ -108,7 +108,7 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     expect(unknown.body).toMatchObject({ code: "not_found", message: "account no-such-account not found" });
   });
 
-  it("answers 503 when the agent disconnects before answering", async () => {
+  it("answers 504 when the agent disconnects before answering and does not come back within operationTimeout", async () => {
     const s = scenario();
     const agent = await s.connect({ agentId: "drop-1", zoneId: "d", onOperation: () => "silent" });
     await s.createActive(definition("ops-drop", "d"));
@@ -117,7 +117,7 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     await agent.waitFor("operation");
     agent.cancel();
     const res = await pending;
-    expect(res.status).toBe(503);
-    expect(res.body).toMatchObject({ code: "unavailable", message: expect.stringContaining("agent drop-1 disconnected before answering") });
+    expect(res.status).toBe(504);
+    expect(res.body).toMatchObject({ code: "deadline_exceeded", message: expect.stringContaining("agent drop-1 disconnected before answering operation") });
   });
 });
