@@ -9,6 +9,7 @@ import { openDatabase, type Database } from "../store/database.js";
 import { createRestTranscoder } from "../rest/transcoder.js";
 import { createAccountsService } from "../accounts/accounts-service.js";
 import { createHub } from "../hub/hub.js";
+import type { Clock } from "../hub/clock.js";
 import { createAutoscan, type Autoscan } from "../clouddriver/autoscan.js";
 import { createCredentialsService } from "../clouddriver/credentials-service.js";
 import { ClouddriverCredentialsService } from "../../gen/agenthub/v1/clouddriver_pb.js";
@@ -50,6 +51,12 @@ export interface StartOptions {
   logger?: Logger;
   /** An open database (tests pass one with its own schema); otherwise opened from the config. */
   database?: Database;
+  /**
+   * Drives the hub's schedule (heartbeat checks, deadlines, retries, sweeps, lease renewal); the
+   * system clock unless a test passes a manual one. HTTP/2 PINGs stay on real time: they judge
+   * real sockets, whose answers take real time however the schedule is driven.
+   */
+  clock?: Clock;
 }
 
 /** Builds and starts a hub from its configuration. */
@@ -88,6 +95,7 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     hubId,
     shutdown: shutdown.signal,
     authorizeHello: auth.authorizeHello,
+    clock: options.clock,
     ...(metrics === undefined ? {} : { observer: metrics.observer }),
   });
   const reconciler = metrics?.watchReconciler(hub) ?? hub;

@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario } from "../hub/support/hub-scenario.js";
+import { definition, useScenario } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 
 /**
  * A 202 whose engine event was lost (a replica that died right after the API's commit) leaves the

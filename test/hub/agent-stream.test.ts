@@ -2,7 +2,8 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, startScenario, statusesDuring, useScenario } from "./support/hub-scenario.js";
+import { definition, startScenario, statusesDuring, useScenario } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 
 describe.each(DATABASE_KINDS)("agent stream on %s", (kind) => {
   const scenario = useScenario(kind);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario } from "./support/hub-scenario.js";
+import { definition, useScenario } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 
 describe.each(DATABASE_KINDS)("static accounts on %s", (kind) => {
   const scenario = useScenario(kind);
