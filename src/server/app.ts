@@ -52,9 +52,8 @@ export interface StartOptions {
   /** An open database (tests pass one with its own schema); otherwise opened from the config. */
   database?: Database;
   /**
-   * Drives the hub's schedule (heartbeat checks, deadlines, retries, sweeps, lease renewal); the
-   * system clock unless a test passes a manual one. HTTP/2 PINGs stay on real time: they judge
-   * real sockets, whose answers take real time however the schedule is driven.
+   * Drives the hub's schedule (heartbeat checks, HTTP/2 PINGs, deadlines, retries, sweeps, lease
+   * renewal); the system clock unless a test passes a manual one.
    */
   clock?: Clock;
 }
@@ -155,8 +154,9 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   autoscan?.start();
   retention.start();
   const pingIntervalMs = config.heartbeat.intervalMs;
+  const clock = options.clock;
   const limits = config.limits;
-  const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs, limits, ...(tls === undefined ? {} : { tls }) }, handler)];
+  const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs, clock, limits, ...(tls === undefined ? {} : { tls }) }, handler)];
   if (config.grpc.agentPort !== undefined) {
     const agentReflection = createReflection([AgentService, Health]);
     const agentOnly = (router: ConnectRouter) => {
@@ -166,7 +166,7 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     };
     listeners.push(
       await listenH2c(
-        { port: config.grpc.agentPort, host: config.host, pingIntervalMs, limits, ...(tls === undefined ? {} : { tls }) },
+        { port: config.grpc.agentPort, host: config.host, pingIntervalMs, clock, limits, ...(tls === undefined ? {} : { tls }) },
         connectNodeAdapter({ routes: agentOnly, ...adapterOptions }),
       ),
     );

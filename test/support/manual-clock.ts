@@ -20,14 +20,20 @@ interface Timer {
 }
 
 /**
- * Macrotask turns given to the work a timer started before time moves on. I/O (the database,
- * sockets) runs in real time, so a turn is a real `setImmediate` (after the poll phase that reads
- * answers); a test that needs an answer to have landed waits for it with `eventually`.
+ * What a timer's work gets before time moves on. I/O (the database, sockets) runs in real time,
+ * so this is real: rounds of macrotask turns (`setImmediate` runs after the poll phase that reads
+ * answers), each round ending with a real 1 ms timer that lets the poll phase wait for I/O a
+ * little. Enough for a message over loopback; a test that needs a database answer to have landed
+ * waits for it with `eventually`.
  */
-const SETTLE_TURNS = 10;
+const SETTLE_ROUNDS = 3;
+const TURNS_PER_ROUND = 5;
 
 async function settle(): Promise<void> {
-  for (let i = 0; i < SETTLE_TURNS; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  for (let round = 0; round < SETTLE_ROUNDS; round++) {
+    for (let i = 0; i < TURNS_PER_ROUND; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setTimeout(resolve, 1));
+  }
 }
 
 /**
