@@ -49,6 +49,15 @@ const BATCH_ATTEMPTS = 3;
  */
 const CONTENTION_ATTEMPTS = 20;
 
+/**
+ * Waits on the real clock, never the injected one: the batch window and the pauses between a
+ * transaction's attempts pace the engine's own I/O, which runs in real time even when a test
+ * drives the hub's schedule, so a batch must not wait for anyone to advance the clock.
+ */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** PostgreSQL's unique_violation on the index that allows one caching holder per account. */
 function isCachingConflict(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; typeof e === "object" && e !== null && depth < 5; depth++) {
@@ -165,7 +174,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
   async function runLoop(): Promise<void> {
     try {
       // Let a burst of events gather, so that it becomes one batch.
-      await new Promise<void>((resolve) => clock.after(BATCH_WINDOW_MS, resolve));
+      await pause(BATCH_WINDOW_MS);
       while (queue.length > 0) {
         // Bounded by events and by the rows they touch, so that each batch is a short slice.
         let weight = 0;
@@ -207,12 +216,12 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
         if (isCachingConflict(err) && ++conflicts < CONTENTION_ATTEMPTS && !closed) {
           logger.warn({ attempt: conflicts }, "another replica gave an account a caching holder first; running the batch again");
           attempt--;
-          await new Promise<void>((resolve) => clock.after(5 + Math.floor(Math.random() * 20), resolve));
+          await pause(5 + Math.floor(Math.random() * 20));
           continue;
         }
         logger.error({ err, attempt, events: items.length }, "assignment batch failed");
         if (attempt < BATCH_ATTEMPTS && !closed) {
-          await new Promise<void>((resolve) => clock.after(100 * attempt, resolve));
+          await pause(100 * attempt);
           continue;
         }
         // Refused every time for what it carries (a race would have passed by now): split it.

@@ -4,8 +4,7 @@ import type { Logger } from "../log/logger.js";
 import type { Database } from "../store/database.js";
 import type { AccountEngine } from "./account-engine.js";
 import type { ReleasedAgent } from "./engine-batch.js";
-import type { Clock } from "./clock.js";
-import { afterUnblocked } from "../store/loop-aware-timer.js";
+import { afterUnblocked, type Clock } from "./clock.js";
 import { formatDuration } from "./operator-messages.js";
 
 export interface HubLeaseDeps {
@@ -110,7 +109,7 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
     renewedAt = sentAt;
     lastFailed = false;
     cancelFence?.();
-    cancelFence = afterUnblocked(Math.max(0, sentAt + ttlMs - guardMs - clock.now()), checkExpiry);
+    cancelFence = afterUnblocked(clock, Math.max(0, sentAt + ttlMs - guardMs - clock.now()), checkExpiry);
   }
 
   /**

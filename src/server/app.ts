@@ -8,6 +8,7 @@ import { openDatabase, type Database } from "../store/database.js";
 import { createRestTranscoder } from "../rest/transcoder.js";
 import { createAccountsService } from "../accounts/accounts-service.js";
 import { createHub } from "../hub/hub.js";
+import type { Clock } from "../hub/clock.js";
 import { createAutoscan, type Autoscan } from "../clouddriver/autoscan.js";
 import { createCredentialsService } from "../clouddriver/credentials-service.js";
 import { ClouddriverCredentialsService } from "../../gen/agenthub/v1/clouddriver_pb.js";
@@ -47,6 +48,11 @@ export interface StartOptions {
   logger?: Logger;
   /** An open database (tests pass one with its own schema); otherwise opened from the config. */
   database?: Database;
+  /**
+   * Drives the hub's schedule (heartbeat checks, HTTP/2 PINGs, deadlines, retries, sweeps, lease
+   * renewal); the system clock unless a test passes a manual one.
+   */
+  clock?: Clock;
 }
 
 /** Builds and starts a hub from its configuration. */
@@ -85,6 +91,7 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     hubId,
     shutdown: shutdown.signal,
     authorizeHello: auth.authorizeHello,
+    clock: options.clock,
     ...(metrics === undefined ? {} : { observer: metrics.observer }),
   });
   const reconciler = metrics?.watchReconciler(hub) ?? hub;
@@ -132,12 +139,13 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   autoscan?.start();
   retention.start();
   const pingIntervalMs = config.heartbeat.intervalMs;
+  const clock = options.clock;
   const limits = config.limits;
-  const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs, limits, ...(tls === undefined ? {} : { tls }) }, handler)];
+  const listeners: Listener[] = [await listenPolyglot({ port: config.port, host: config.host, pingIntervalMs, clock, limits, ...(tls === undefined ? {} : { tls }) }, handler)];
   if (config.grpc.agentPort !== undefined) {
     listeners.push(
       await listenH2c(
-        { port: config.grpc.agentPort, host: config.host, pingIntervalMs, limits, ...(tls === undefined ? {} : { tls }) },
+        { port: config.grpc.agentPort, host: config.host, pingIntervalMs, clock, limits, ...(tls === undefined ? {} : { tls }) },
         connectNodeAdapter({ routes: agentPortRoutes({ agent: hub.agentService, health }), ...adapterOptions }),
       ),
     );

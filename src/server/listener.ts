@@ -4,6 +4,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node
 import { createServer as createPolyglotServer } from "@httptoolkit/httpolyglot";
 import type { RequestHandler } from "../rest/node-http.js";
 import { createSessionPinger } from "./session-pinger.js";
+import { systemClock, type Clock } from "../hub/clock.js";
 import type { TlsFiles } from "./tls-files.js";
 
 /** Raises Node's HTTP/2 defaults, which are sized for browsers, not for thousands of agent streams. */
@@ -21,8 +22,8 @@ export interface Listener {
 }
 
 /** Counts requests in flight so that shutdown can wait for them and no longer. */
-function countRequests(handler: RequestHandler, pingIntervalMs: number): { handler: RequestHandler; idle(): Promise<void>; stop(): void } {
-  const pinger = createSessionPinger(pingIntervalMs);
+function countRequests(handler: RequestHandler, pingIntervalMs: number, clock: Clock): { handler: RequestHandler; idle(): Promise<void>; stop(): void } {
+  const pinger = createSessionPinger(pingIntervalMs, clock);
   let active = 0;
   let waiters: (() => void)[] = [];
   return {
@@ -98,6 +99,8 @@ export interface ListenOptions {
   host: string;
   /** HTTP/2 PING period for finding half-open connections. */
   pingIntervalMs: number;
+  /** Times the PINGs with the hub's schedule (a test's manual clock); the system clock by default. */
+  clock?: Clock;
   /** TLS only, when set (design section 14). */
   tls?: TlsFiles;
   limits: ConnectionLimits;
@@ -126,8 +129,8 @@ async function listenSecure(tls: TlsFiles, limits: ConnectionLimits, port: numbe
 }
 
 /** One port for HTTP/1.1 and h2c: gRPC, Connect, gRPC-Web and REST together. */
-export async function listenPolyglot({ port, host, pingIntervalMs, tls, limits }: ListenOptions, handler: RequestHandler): Promise<Listener> {
-  const counted = countRequests(handler, pingIntervalMs);
+export async function listenPolyglot({ port, host, pingIntervalMs, tls, limits, clock = systemClock }: ListenOptions, handler: RequestHandler): Promise<Listener> {
+  const counted = countRequests(handler, pingIntervalMs, clock);
   if (tls !== undefined) return listenSecure(tls, limits, port, host, counted);
   const http1 = {
     headersTimeout: limits.headersTimeoutMs,
@@ -156,8 +159,8 @@ export async function listenPolyglot({ port, host, pingIntervalMs, tls, limits }
 }
 
 /** An h2c-only listener for agents that skips the protocol sniffing layer (design section 13). */
-export async function listenH2c({ port, host, pingIntervalMs, tls, limits }: ListenOptions, handler: RequestHandler): Promise<Listener> {
-  const counted = countRequests(handler, pingIntervalMs);
+export async function listenH2c({ port, host, pingIntervalMs, tls, limits, clock = systemClock }: ListenOptions, handler: RequestHandler): Promise<Listener> {
+  const counted = countRequests(handler, pingIntervalMs, clock);
   if (tls !== undefined) return listenSecure(tls, limits, port, host, counted);
   const server = http2.createServer(HTTP2_SETTINGS, counted.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   server.maxConnections = limits.maxConnections;

@@ -1,5 +1,6 @@
 import type * as http2 from "node:http2";
 import type { NodeRequest } from "../rest/node-http.js";
+import type { Clock } from "../hub/clock.js";
 
 /** Sends HTTP/2 PINGs on every session that carries a request, and cuts sessions that stop answering. */
 export interface SessionPinger {
@@ -13,9 +14,9 @@ export interface SessionPinger {
  * previous PING is still unanswered is destroyed, so a half-open TCP connection (peer gone without
  * FIN) is found within two intervals and the agent's stream ends like any other disconnect.
  */
-export function createSessionPinger(intervalMs: number): SessionPinger {
+export function createSessionPinger(intervalMs: number, clock: Clock): SessionPinger {
   const waiting = new Map<http2.Http2Session, boolean>();
-  let lastTick = performance.now();
+  let lastTick = clock.now();
   const round = () => {
     for (const [session, outstanding] of waiting) {
       if (session.destroyed || session.closed) {
@@ -32,17 +33,16 @@ export function createSessionPinger(intervalMs: number): SessionPinger {
       }
     }
   };
-  const timer = setInterval(() => {
+  const stopTimer = clock.every(intervalMs, () => {
     // A tick far behind schedule means the event loop was busy: PING acks may sit unread in the
     // socket buffers, so no session is judged in this round (design section 11). On time, the
     // round still runs after the loop's next poll (setImmediate), so acks that arrived while it
     // was busy are read first.
-    const now = performance.now();
+    const now = clock.now();
     const late = now - lastTick > 1.5 * intervalMs;
     lastTick = now;
     if (!late) setImmediate(round);
-  }, intervalMs);
-  timer.unref();
+  });
   return {
     watch(req) {
       if (!("stream" in req)) return;
@@ -52,7 +52,7 @@ export function createSessionPinger(intervalMs: number): SessionPinger {
       session.once("close", () => waiting.delete(session));
     },
     stop() {
-      clearInterval(timer);
+      stopTimer();
       waiting.clear();
     },
   };

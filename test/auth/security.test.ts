@@ -8,6 +8,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
+import { eventually } from "../support/eventually.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 import { connectTestAgent, type TestAgent } from "../hub/support/test-agent.js";
 import { createTestPki, type Issued, type TestPki } from "./support/pki.js";
@@ -306,12 +307,12 @@ describe.each(DATABASE_KINDS)("security over TLS on %s", (kind) => {
   it("re-reads the credentials file: a new credential works, a bad file keeps the last good one, a removed one is refused", async () => {
     expect((await rest("GET", "/armory/accounts", "tok-late-viewer")).status).toBe(401);
     writeFileSync(credentialsFile(), credentialsYaml(`- {name: late, tokenSha256: ${sha("tok-late-viewer")}, role: viewer}`));
-    await eventually(async () => expect((await rest("GET", "/armory/accounts", "tok-late-viewer")).status).toBe(200));
+    await eventually(async () => expect((await rest("GET", "/armory/accounts", "tok-late-viewer")).status).toBe(200), 8_000);
     writeFileSync(credentialsFile(), "- {name: broken, role: nobody}\n");
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await rest("GET", "/armory/accounts", "tok-late-viewer")).status).toBe(200);
     writeFileSync(credentialsFile(), credentialsYaml());
-    await eventually(async () => expect((await rest("GET", "/armory/accounts", "tok-late-viewer")).status).toBe(401));
+    await eventually(async () => expect((await rest("GET", "/armory/accounts", "tok-late-viewer")).status).toBe(401), 8_000);
   });
 
   it("re-reads the certificate without a restart and without dropping open streams", async () => {
@@ -321,14 +322,14 @@ describe.each(DATABASE_KINDS)("security over TLS on %s", (kind) => {
     const renewed = pki.issue("server-renewed", { cn: "localhost", dns: ["localhost"], ip: ["127.0.0.1"] });
     writeFileSync(server.keyFile, renewed.key);
     writeFileSync(server.certFile, renewed.cert);
-    await eventually(async () => expect((await servedCertificate(port, pki.ca)).serialNumber).not.toBe(before.serialNumber));
+    await eventually(async () => expect((await servedCertificate(port, pki.ca)).serialNumber).not.toBe(before.serialNumber), 8_000);
     expect((await servedCertificate(agentPort, pki.ca)).serialNumber).not.toBe(before.serialNumber);
     // The stream opened under the old certificate still carries messages both ways.
     expect((await rest("PATCH", "/armory/accounts", "admin", [{ name: "shared-unpinned", state: "ACTIVE" }])).status).toBe(202);
     await eventually(async () => {
       const got = (await rest("GET", "/armory/accounts/shared-unpinned", "admin")).json as { status: string };
       expect(got.status).toBe("ACTIVE");
-    });
+    }, 8_000);
     let ended = false;
     void open.ended.then(() => (ended = true));
     expect(ended).toBe(false);
@@ -371,16 +372,3 @@ describe.each(DATABASE_KINDS)("security over TLS on %s", (kind) => {
     }
   });
 });
-
-async function eventually(check: () => Promise<void>, timeoutMs = 8_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}

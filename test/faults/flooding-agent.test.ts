@@ -1,7 +1,8 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario } from "../hub/support/hub-scenario.js";
+import { definition, useScenario } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 
 /** Operations answered per second by `account`, over `count` sequential calls. */
 async function operationMs(rest: (m: string, p: string, b?: unknown) => Promise<{ status: number }>, account: string, count: number): Promise<number> {

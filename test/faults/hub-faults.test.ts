@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from "node:net";
 import postgres from "postgres";
 import { afterEach, describe, expect, it } from "vitest";
-import { eventually } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import { POSTGRES_URL } from "../support/databases.js";
 import { startCluster, type Cluster } from "../replicas/support/cluster.js";
 import { rest } from "../replicas/support/replica-process.js";

@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from "node:net";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import { rest, startReplica, type ReplicaProcess } from "../replicas/support/replica-process.js";
 import { connectRoamingAgent, type RoamingAgent } from "../replicas/support/roaming-agent.js";
 import { postgresBin, startPgCluster, type PgCluster } from "./support/pg-cluster.js";

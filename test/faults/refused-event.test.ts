@@ -2,7 +2,8 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario } from "../hub/support/hub-scenario.js";
+import { definition, useScenario } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 
 /**
  * One agent's data that the database refuses (staged with a trigger, since the edge now stops the

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario, type Scenario } from "../hub/support/hub-scenario.js";
+import { definition, useScenario, type Scenario } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 
 const ACCOUNTS = 15;
 const OPERATIONS = 10;

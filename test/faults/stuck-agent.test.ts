@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario } from "../hub/support/hub-scenario.js";
+import { definition, useScenario } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import { connectTestAgent } from "../hub/support/test-agent.js";
 import { startPausableProxy } from "./support/pausable-proxy.js";
 

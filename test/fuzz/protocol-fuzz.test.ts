@@ -3,7 +3,8 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { nameProblem } from "../../src/model/account-names.js";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario } from "../hub/support/hub-scenario.js";
+import { definition, useScenario } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import { toStruct } from "../hub/support/test-agent.js";
 
 const AGENTS = Number(process.env.FUZZ_AGENTS ?? 24);

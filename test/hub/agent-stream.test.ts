@@ -2,10 +2,14 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, startScenario, statusesDuring, useScenario } from "./support/hub-scenario.js";
+import { definition, startScenario, statusesDuring, useScenario } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
+import { createManualClock } from "../support/manual-clock.js";
 
 describe.each(DATABASE_KINDS)("agent stream on %s", (kind) => {
-  const scenario = useScenario(kind);
+  // Heartbeats (the agents' and the hub's checks) keep to this clock: the test moves it.
+  const clock = createManualClock();
+  const scenario = useScenario(kind, {}, clock);
 
   it("answers hello with welcome first and lists the agent with live data", async () => {
     const s = scenario();
@@ -18,8 +22,9 @@ describe.each(DATABASE_KINDS)("agent stream on %s", (kind) => {
     });
     expect(listed).toMatchObject({ agentId: "w-1", zoneId: "west", hubId: s.hub.app.hubId, accounts: 0, caching: 0 });
     expect(Date.parse(listed!.connectedAt)).not.toBeNaN();
-    // last_heartbeat is refreshed in batches while the agent sends heartbeats.
+    // last_heartbeat is refreshed in batches while the agent sends heartbeats (one interval at a time).
     await eventually(async () => {
+      await clock.advance(200);
       const [now] = await s.agentList();
       expect(Date.parse(now!.lastHeartbeat)).toBeGreaterThan(Date.parse(listed!.lastHeartbeat));
     });
@@ -93,15 +98,18 @@ describe.each(DATABASE_KINDS)("agent stream on %s", (kind) => {
       { agentId: "hb-2", caching: false },
     ]);
 
-    const silentSince = Date.now();
     quiet.stopHeartbeats();
+    let quietEnded = false;
+    void quiet.ended.then(() => (quietEnded = true));
+    // 3 intervals of 200 ms, checked every 100 ms: its last heartbeat was at most one interval ago,
+    // so 400 ms on it is still within the limit, and 700 ms on it is past it.
+    await clock.advance(400);
+    expect((await s.agentList()).map((a) => a.agentId)).toEqual(["hb-1", "hb-2"]);
+    expect(quietEnded).toBe(false);
+    await clock.advance(300);
     const ended = await quiet.ended;
-    const silentFor = Date.now() - silentSince;
     expect(ended.code).toBe(GrpcStatus.UNAVAILABLE);
     expect(ended.details).toContain("missed 3 heartbeats");
-    // 3 intervals of 200 ms, checked every 100 ms.
-    expect(silentFor).toBeGreaterThanOrEqual(550);
-    expect(silentFor).toBeLessThan(2_000);
 
     await other.waitFor("save", (m) => m.assignments.some((a) => a.name === "hb-acc" && a.caching));
     const account = await s.account("hb-acc");

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario, type Scenario } from "./support/hub-scenario.js";
+import { definition, useScenario, type Scenario } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import type { Received, TestAgent } from "./support/test-agent.js";
 
 /** The assignments an agent received for an account, in order, as [kind, caching]. */

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { definition, eventually, startScenario, type Scenario } from "./support/hub-scenario.js";
+import { definition, startScenario, type Scenario } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 
 /**
  * The database forbids a second caching holder (partial unique index on

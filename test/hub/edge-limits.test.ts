@@ -3,7 +3,8 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario, type Scenario } from "./support/hub-scenario.js";
+import { definition, useScenario, type Scenario } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 
 const LIMITS = {
   "limits.helloTimeout": "300ms",

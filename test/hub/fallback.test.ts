@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario, type Scenario } from "./support/hub-scenario.js";
+import { definition, useScenario, type Scenario } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
+import { createManualClock } from "../support/manual-clock.js";
 import type { AccountAnswer, TestAgent } from "./support/test-agent.js";
 
 /** Every account message an agent received for one account, as [kind, caching, fallbackFromZone]. */
@@ -25,13 +27,15 @@ const unreachable = (message: string): AccountAnswer => ({ outcome: "UNREACHABLE
 async function status(s: Scenario, name: string, expected: string) {
   return eventually(async () => {
     const account = await s.account(name);
-    expect(account.status).toBe(expected);
+    expect(account.status, account.lastAssignmentMsg).toBe(expected);
     return account;
   });
 }
 
 describe.each(DATABASE_KINDS)("fallback on %s", (kind) => {
-  const scenario = useScenario(kind);
+  // Rounds are dynamicAccounts.retryFrequency (150ms) apart on this clock: the test moves it.
+  const clock = createManualClock();
+  const scenario = useScenario(kind, {}, clock);
 
   it("offers the account to another zone with fallback_from_zone when its zone answers UNREACHABLE", async () => {
     const s = scenario();
@@ -55,7 +59,8 @@ describe.each(DATABASE_KINDS)("fallback on %s", (kind) => {
     );
     // The fallback placement lasts: nothing moves it back by itself.
     const a2 = await s.connect({ agentId: "a-2", zoneId: "a" });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Longer than every retry and sweep of the hub.
+    await clock.advance(2_000);
     await expectHistory(a2, "fb-1", []);
     expect((await s.account("fb-1")).agents).toEqual([{ agentId: "b-1", caching: true }]);
   });
@@ -114,6 +119,10 @@ describe.each(DATABASE_KINDS)("fallback on %s", (kind) => {
       expect(row?.status).toBe("ACTIVATING");
       expect(row?.failedCount).toBe(1);
     });
+    // The second round waits for dynamicAccounts.retryFrequency.
+    await clock.advance(149);
+    expect(history(a1, "doomed-1")).toHaveLength(2);
+    await clock.advance(1);
     const failed = await status(s, "doomed-1", "FAILED");
     expect(failed.agents).toEqual([]);
     expect(failed.lastAssignmentMsg).toBe(
@@ -158,7 +167,7 @@ describe.each(DATABASE_KINDS)("fallback on %s", (kind) => {
       ["add", true, ""],
       ["delete", undefined, ""],
     ]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await clock.advance(2_000);
     await expectHistory(b1, "bad-1", []);
   });
 

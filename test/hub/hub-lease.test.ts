@@ -6,7 +6,7 @@ import type { AccountEngine } from "../../src/hub/account-engine.js";
 import { systemClock } from "../../src/hub/clock.js";
 import { createHubLease } from "../../src/hub/hub-lease.js";
 import { DATABASE_KINDS, openTestDatabase } from "../support/databases.js";
-import { eventually } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 
 /** The lease asks the engine to release dead replicas; with no other replica here it has nothing to do. */
 const idleEngine = { release: async () => {}, recover: async () => {}, regrow: async () => {} } as unknown as AccountEngine;

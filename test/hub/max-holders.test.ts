@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario } from "./support/hub-scenario.js";
+import { definition, useScenario } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 
 const NAMES = Array.from({ length: 10 }, (_, i) => `capped-${i}`);
 

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS, openTestDatabase } from "../support/databases.js";
 import { countingTransactions, startHubOn } from "./support/custom-hub.js";
-import { eventually } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import { connectTestAgent, type TestAgent } from "./support/test-agent.js";
 
 const ZONES = ["z1", "z2", "z3"];

@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS, openTestDatabase } from "../support/databases.js";
 import { startHubOn } from "./support/custom-hub.js";
-import { eventually } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import { connectTestAgent, type TestAgent } from "./support/test-agent.js";
 
 const ZONES = ["s1", "s2"];

@@ -1,9 +1,14 @@
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario } from "./support/hub-scenario.js";
+import { definition, useScenario } from "./support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
+import { createManualClock } from "../support/manual-clock.js";
 
 describe.each(DATABASE_KINDS)("static accounts on %s", (kind) => {
-  const scenario = useScenario(kind);
+  // The cleanup of orphaned static accounts runs every cleanupAfter / 2 of the test's clock.
+  const clock = createManualClock();
+  const scenario = useScenario(kind, { "staticAccounts.cleanupAfter": "10s" }, clock);
 
   it("registers static accounts from hello and tells the agent its roles right after welcome", async () => {
     const s = scenario();
@@ -97,11 +102,17 @@ describe.each(DATABASE_KINDS)("static accounts on %s", (kind) => {
       expect(account.status).toBe("ORPHANED");
       expect(account.agents).toEqual([]);
       expect(account.lastAssignmentMsg).toBe(
-        "agent st-d-2 (zone east) disconnected; no agent holds this static account any more (removed in 400ms unless an agent registers it again)",
+        "agent st-d-2 (zone east) disconnected; no agent holds this static account any more (removed in 10s unless an agent registers it again)",
       );
     });
-    // staticAccounts.cleanupAfter is 400ms in these tests.
-    await eventually(async () => expect((await s.rest("GET", "/armory/accounts/st-shared")).status).toBe(404), 3_000);
+    // A cleanup finds it orphaned for less than cleanupAfter (the database's clock, which the rule
+    // reads, has not moved on 10 s): it stays listed.
+    await clock.advance(5_000);
+    expect((await s.rest("GET", "/armory/accounts/st-shared")).status).toBe(200);
+    // Orphaned an hour ago: the next cleanup removes it.
+    await s.hub.app.database.db.execute(sql`UPDATE kubesvc_accounts SET updated_at = now() - interval '1 hour' WHERE name = 'st-shared'`);
+    await clock.advance(5_000);
+    await eventually(async () => expect((await s.rest("GET", "/armory/accounts/st-shared")).status).toBe(404));
   });
 
   it("turns an ORPHANED static account ACTIVE again when an agent registers it again", async () => {

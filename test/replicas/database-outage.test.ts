@@ -1,6 +1,6 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import { connectTestAgent, type TestAgent } from "../hub/support/test-agent.js";
 import { POSTGRES_URL } from "../support/databases.js";
 import { startCluster, type Cluster } from "./support/cluster.js";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCachingWatch } from "../hub/support/caching-watch.js";
-import { eventually } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import { startCluster, type Cluster } from "./support/cluster.js";
 import { rest } from "./support/replica-process.js";
 import { connectRoamingAgent, type RoamingAgent } from "./support/roaming-agent.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { definition, eventually, startScenario, useScenario, type AccountJson } from "../hub/support/hub-scenario.js";
+import { definition, startScenario, useScenario, type AccountJson } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { scrape, valueOf } from "../support/prometheus.js";
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createReadiness } from "../../src/server/readiness.js";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { startHubOn } from "../hub/support/custom-hub.js";
-import { eventually } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import { connectTestAgent } from "../hub/support/test-agent.js";
 import type { HubApp } from "../../src/server/app.js";
 import { openTestDatabase, POSTGRES_URL } from "../support/databases.js";

@@ -2,6 +2,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSessionPinger, type SessionPinger } from "../../src/server/session-pinger.js";
+import { createManualClock, type ManualClock } from "../support/manual-clock.js";
 
 let cutAll = false;
 const proxies: net.Server[] = [];
@@ -25,6 +26,7 @@ async function blackholeProxy(target: number): Promise<{ port: number }> {
 describe("createSessionPinger", () => {
   let server: http2.Http2Server | undefined;
   let pinger: SessionPinger | undefined;
+  let clock: ManualClock;
   afterEach(async () => {
     cutAll = false;
     for (const p of proxies.splice(0)) p.close();
@@ -33,7 +35,8 @@ describe("createSessionPinger", () => {
   });
 
   async function serveLongRequest(intervalMs: number) {
-    pinger = createSessionPinger(intervalMs);
+    clock = createManualClock();
+    pinger = createSessionPinger(intervalMs, clock);
     const ended: Promise<void>[] = [];
     let resolveEnded: () => void = () => {};
     ended.push(new Promise<void>((r) => (resolveEnded = r)));
@@ -56,7 +59,8 @@ describe("createSessionPinger", () => {
     const { client, ended } = await serveLongRequest(50);
     let closed = false;
     void ended.then(() => (closed = true));
-    await new Promise((r) => setTimeout(r, 400));
+    // Eight rounds of PINGs, each answered before the next round judges it.
+    await clock.advance(400);
     expect(closed).toBe(false);
     client.destroy();
     await ended;
@@ -65,6 +69,8 @@ describe("createSessionPinger", () => {
   it("destroys a session whose peer stops answering (half-open connection)", async () => {
     const { client, ended, cut } = await serveLongRequest(50);
     cut();
+    // One round sends a PING that gets no answer, the next one cuts the session.
+    await clock.advance(100);
     await ended;
     client.destroy();
   });

@@ -2,6 +2,8 @@ import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import type { DatabaseKind } from "../../support/databases.js";
 import { startTestHub, type TestHub } from "../../support/hub.js";
+import { eventually } from "../../support/eventually.js";
+import type { ManualClock } from "../../support/manual-clock.js";
 import { connectTestAgent, type TestAgent, type TestAgentOptions } from "./test-agent.js";
 
 /** Short intervals for scenario tests: nothing waits for a default-sized timer. */
@@ -40,6 +42,8 @@ export interface AgentJson {
 /** A hub with helpers to drive it over REST, look at its tables and connect agents. */
 export interface Scenario {
   hub: TestHub;
+  /** The manual clock driving the hub's schedule (and the agents' heartbeats), if the test passed one. */
+  clock: ManualClock | undefined;
   agents: TestAgent[];
   connect(options: Omit<TestAgentOptions, "target">): Promise<TestAgent>;
   /** Connects without waiting for welcome. */
@@ -58,22 +62,12 @@ export interface Scenario {
   stop(): Promise<void>;
 }
 
-/** Polls `check` until it stops throwing, or throws its last error after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-}
-
-/** Starts a hub with fast timers (and `overrides`) on the given database. */
-export async function startScenario(kind: DatabaseKind, overrides: Record<string, unknown> = {}): Promise<Scenario> {
-  const hub = await startTestHub(kind, { ...FAST, ...overrides });
+/**
+ * Starts a hub with fast timers (and `overrides`) on the given database. With `clock`, the hub's
+ * schedule and its agents' heartbeats move only when the test advances it.
+ */
+export async function startScenario(kind: DatabaseKind, overrides: Record<string, unknown> = {}, clock?: ManualClock): Promise<Scenario> {
+  const hub = await startTestHub(kind, { ...FAST, ...overrides }, clock);
   const target = `127.0.0.1:${hub.app.port}`;
   const agents: TestAgent[] = [];
   const rows = <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) => hub.app.database.rows<T>(query);
@@ -90,9 +84,10 @@ export async function startScenario(kind: DatabaseKind, overrides: Record<string
 
   const scenario: Scenario = {
     hub,
+    clock,
     agents,
     connectRaw(options) {
-      const agent = connectTestAgent({ target, ...options });
+      const agent = connectTestAgent({ target, ...(clock === undefined ? {} : { clock }), ...options });
       agents.push(agent);
       return agent;
     },
@@ -156,10 +151,10 @@ export function definition(name: string, zoneId?: string, extra: Record<string, 
  * One hub per test file and database kind (opening PGlite costs seconds): started before the
  * tests, reset after each, stopped at the end. Returns an accessor for the running scenario.
  */
-export function useScenario(kind: DatabaseKind, overrides: Record<string, unknown> = {}): () => Scenario {
+export function useScenario(kind: DatabaseKind, overrides: Record<string, unknown> = {}, clock?: ManualClock): () => Scenario {
   let scenario: Scenario | undefined;
   beforeAll(async () => {
-    scenario = await startScenario(kind, overrides);
+    scenario = await startScenario(kind, overrides, clock);
   });
   afterEach(async () => {
     await scenario?.reset();

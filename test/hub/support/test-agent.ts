@@ -2,6 +2,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { systemClock, type Clock } from "../../../src/hub/clock.js";
 
 /**
  * A scripted scale agent written from design section 5 alone, with @grpc/grpc-js and
@@ -109,6 +110,8 @@ export interface TestAgentOptions {
   onOperation?: (op: Extract<Received, { kind: "operation" }>, agentId: string) => OperationAnswer | Promise<OperationAnswer>;
   /** Send heartbeats at the welcome's interval (default true). */
   heartbeats?: boolean;
+  /** Times the heartbeats: the real clock unless the test drives the hub's clock (then the agent keeps to it too). */
+  clock?: Pick<Clock, "every">;
   /** The first message to send instead of hello (for protocol tests); null sends nothing at all. */
   firstMessage?: Record<string, unknown> | null;
   /** Channel credentials (TLS, call credentials); plaintext by default. */
@@ -161,14 +164,15 @@ export function connectTestAgent(options: TestAgentOptions): TestAgent {
   const received: Received[] = [];
   const holdings = new Map<string, boolean>();
   const waiters = new Set<() => void>();
-  let heartbeat: NodeJS.Timeout | undefined;
+  const clock = options.clock ?? systemClock;
+  let stopHeartbeat: (() => void) | undefined;
   let heartbeats = options.heartbeats ?? true;
   let open = true;
 
   const ended = new Promise<{ code: number; details: string }>((resolve) => {
     call.on("status", (s: grpc.StatusObject) => {
       open = false;
-      clearInterval(heartbeat);
+      stopHeartbeat?.();
       resolve({ code: s.code, details: s.details });
       for (const w of waiters) w();
     });
@@ -198,8 +202,7 @@ export function connectTestAgent(options: TestAgentOptions): TestAgent {
       const w = raw.welcome as { hubId: string; heartbeatIntervalMs: number; rejectedStaticAccounts: string[] };
       m = { kind: "welcome", requestId, hubId: w.hubId, heartbeatIntervalMs: w.heartbeatIntervalMs, rejected: w.rejectedStaticAccounts };
       if (heartbeats && w.heartbeatIntervalMs > 0) {
-        heartbeat = setInterval(() => write({ heartbeat: {} }), w.heartbeatIntervalMs);
-        heartbeat.unref();
+        stopHeartbeat = clock.every(w.heartbeatIntervalMs, () => write({ heartbeat: {} }));
       }
     } else if (msg === "addAccounts" || msg === "saveAccounts") {
       const body = raw[msg] as { assignments: { account: { name: string; config: never }; caching: boolean; zoneId: string }[]; fallbackFromZone?: string };
@@ -275,21 +278,21 @@ export function connectTestAgent(options: TestAgentOptions): TestAgent {
     },
     stopHeartbeats() {
       heartbeats = false;
-      clearInterval(heartbeat);
+      stopHeartbeat?.();
     },
     stopReading() {
       call.pause();
     },
     end() {
-      clearInterval(heartbeat);
+      stopHeartbeat?.();
       call.end();
     },
     cancel() {
-      clearInterval(heartbeat);
+      stopHeartbeat?.();
       call.cancel();
     },
     close() {
-      clearInterval(heartbeat);
+      stopHeartbeat?.();
       call.cancel();
       client.close();
     },
