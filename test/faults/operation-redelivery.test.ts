@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
-import { definition, eventually, useScenario, type Scenario } from "../hub/support/hub-scenario.js";
+import { definition, useScenario, type Scenario } from "../hub/support/hub-scenario.js";
+import { eventually } from "../support/eventually.js";
 import type { OperationAnswer, Received } from "../hub/support/test-agent.js";
 
 type OperationMessage = Extract<Received, { kind: "operation" }>;

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { parseDurationMs } from "../config/duration.js";
+import { parseDurationMs } from "../../src/config/duration.js";
 import { loopbackUrl } from "./loopback.js";
 import { parseReachability } from "./reachability.js";
 
