@@ -57,6 +57,12 @@ export function isAccountSource(value: unknown): value is AccountSource {
  */
 export class UnknownAccountValueError extends Error {
   override name = "UnknownAccountValueError";
+  /**
+   * The SQLSTATE PostgreSQL gives a value outside an enum type (invalid_text_representation), so
+   * that the engine treats it as the data refusal it is: the batch that read the row is split and
+   * only the event that touched it fails (src/hub/batch-splitter.ts).
+   */
+  readonly code = "22P02";
   constructor(
     readonly field: "status" | "source",
     readonly value: unknown,

@@ -19,8 +19,6 @@ const FORGET_AFTER_MS = 60 * 60_000;
 /** A departed agent's caching roles count as failing over for this long at most. */
 const DEPARTURE_MEMORY_MS = 60_000;
 
-/** Statuses a scrape reports, also when no account has them (a series that vanishes breaks rate() and alerts). */
-const STATUSES = ACCOUNT_STATUSES;
 /** The statuses in which an account is still on its way to ACTIVE. */
 const ON_ITS_WAY: ReadonlySet<AccountStatus> = new Set([AccountStatus.ACTIVATING, AccountStatus.ORPHANED]);
 
@@ -93,7 +91,8 @@ export function createHubMetrics(deps: HubMetricsDeps): HubMetrics {
         clearTimeout(timer);
       }
       if (counted === undefined) return;
-      for (const status of new Set([...STATUSES, ...counted.counts.keys()])) this.set({ status }, counted.counts.get(status) ?? 0);
+      // Every state, also when no account has it: a series that vanishes breaks rate() and alerts.
+      for (const status of new Set<string>([...ACCOUNT_STATUSES, ...counted.counts.keys()])) this.set({ status }, counted.counts.get(status) ?? 0);
     },
   });
   // Load per replica on the shared database (README's scaling-out estimate rests on it).

@@ -2,6 +2,7 @@
 // row read through the schema's status and source columns, on both databases.
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isDataRefusal } from "../../src/hub/batch-splitter.js";
 import { createEngineStore } from "../../src/hub/engine-store.js";
 import {
   ACCOUNT_SOURCES,
@@ -56,6 +57,10 @@ describe("account states and sources", () => {
     expect(status).toMatchObject({ field: "status", value: "PAUSED", message: expect.stringContaining('unknown account status "PAUSED"') as unknown });
     expect(() => parseAccountSource("agent")).toThrow(/unknown account source "agent"; known: clouddriver, static-agent-config/);
   });
+
+  it("is a data refusal to the engine, so that only the event that read such a row fails", () => {
+    expect(isDataRefusal(new UnknownAccountValueError("status", "PAUSED"))).toBe(true);
+  });
 });
 
 describe.each(DATABASE_KINDS)("stored states and sources on %s", (kind) => {
@@ -88,6 +93,8 @@ describe.each(DATABASE_KINDS)("stored states and sources on %s", (kind) => {
   });
 
   it("refuses an unknown status when the engine locks the row", async () => {
-    await expect(database.db.transaction((tx) => createEngineStore(tx, "hub-1").lockAccounts(["bad-status"]))).rejects.toBeInstanceOf(UnknownAccountValueError);
+    const read = database.db.transaction((tx) => createEngineStore(tx, "hub-1").lockAccounts(["bad-status"]));
+    await expect(read).rejects.toBeInstanceOf(UnknownAccountValueError);
+    await expect(read.catch((err: unknown) => isDataRefusal(err))).resolves.toBe(true);
   });
 });
