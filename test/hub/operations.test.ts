@@ -35,7 +35,7 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     for (let i = 0; i < 4; i++) {
       const res = await s.rest("POST", "/armory/operations", { account: "ops-1", kind: "deploy", payload: { manifest: { kind: "Pod" }, n: i } });
       expect(res.status).toBe(200);
-      answers.push(res.body as OperationAnswerJson);
+      answers.push(res.json as OperationAnswerJson);
     }
     expect(answers.map((a) => a.agentId)).toEqual([operators[0], operators[1], operators[0], operators[1]]);
     expect(answers.map((a) => a.agentId)).not.toContain(caching);
@@ -60,7 +60,7 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     await activeWith(s, "ops-solo", 1);
     const res = await s.rest("POST", "/armory/operations", { account: "ops-solo", kind: "get", payload: {} });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ agentId: "solo-1", outcome: "OK" });
+    expect(res.json).toMatchObject({ agentId: "solo-1", outcome: "OK" });
   });
 
   it("returns an operation that failed on the cluster as an answer, over Connect as well as REST", async () => {
@@ -89,7 +89,7 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     const started = Date.now();
     const res = await s.rest("POST", "/armory/operations", { account: "ops-slow", kind: "deploy", payload: {} });
     expect(res.status).toBe(504);
-    expect(res.body).toMatchObject({ code: "deadline_exceeded", message: expect.stringContaining("did not answer operation") });
+    expect(res.json).toMatchObject({ code: "deadline_exceeded", message: expect.stringContaining("did not answer operation") });
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
   });
 
@@ -99,14 +99,14 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     await eventually(async () => expect((await s.account("ops-orphan")).status).toBe("ORPHANED"));
     const orphan = await s.rest("POST", "/armory/operations", { account: "ops-orphan", kind: "deploy", payload: {} });
     expect(orphan.status).toBe(503);
-    expect(orphan.body).toMatchObject({ code: "unavailable", message: "account ops-orphan is ORPHANED; no agent serves it" });
+    expect(orphan.json).toMatchObject({ code: "unavailable", message: "account ops-orphan is ORPHANED; no agent serves it" });
 
     expect((await s.rest("POST", "/armory/accounts/dynamic", definition("ops-off"))).status).toBe(202);
     expect((await s.rest("POST", "/armory/operations", { account: "ops-off", kind: "x", payload: {} })).status).toBe(503);
 
     const unknown = await s.rest("POST", "/armory/operations", { account: "no-such-account", kind: "deploy", payload: {} });
     expect(unknown.status).toBe(404);
-    expect(unknown.body).toMatchObject({ code: "not_found", message: "account no-such-account not found" });
+    expect(unknown.json).toMatchObject({ code: "not_found", message: "account no-such-account not found" });
   });
 
   it("answers 503 when the agent disconnects before answering", async () => {
@@ -119,6 +119,6 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     agent.cancel();
     const res = await pending;
     expect(res.status).toBe(503);
-    expect(res.body).toMatchObject({ code: "unavailable", message: expect.stringContaining("agent drop-1 disconnected before answering") });
+    expect(res.json).toMatchObject({ code: "unavailable", message: expect.stringContaining("agent drop-1 disconnected before answering") });
   });
 });
