@@ -110,6 +110,7 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     served.map((s) => s.typeName),
     readiness,
     shutdown.signal,
+    options.clock,
   );
   const reflect = (router: ConnectRouter, reflection: Reflection) => {
     router.service(reflection.descriptors.v1, reflection.v1);
