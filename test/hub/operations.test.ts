@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { definition, useScenario, type Scenario } from "./support/hub-scenario.js";
 import { eventually } from "../support/eventually.js";
+import { createManualClock } from "../support/manual-clock.js";
 
 interface OperationAnswerJson {
   operationId: string;
@@ -21,7 +22,9 @@ async function activeWith(s: Scenario, name: string, agents: number) {
 }
 
 describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
-  const scenario = useScenario(kind);
+  // operationTimeout runs on this clock: the test moves it.
+  const clock = createManualClock();
+  const scenario = useScenario(kind, {}, clock);
 
   it("sends operations round-robin to the operations-role holders and returns the agent's answer", async () => {
     const s = scenario();
@@ -83,14 +86,19 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
 
   it("answers 504 when the agent does not answer within operationTimeout", async () => {
     const s = scenario();
-    await s.connect({ agentId: "slow-1", zoneId: "s", onOperation: () => "silent" });
+    const slow = await s.connect({ agentId: "slow-1", zoneId: "s", onOperation: () => "silent" });
     await s.createActive(definition("ops-slow", "s"));
     await activeWith(s, "ops-slow", 1);
-    const started = Date.now();
-    const res = await s.rest("POST", "/armory/operations", { account: "ops-slow", kind: "deploy", payload: {} });
+    let answered = false;
+    const pending = s.rest("POST", "/armory/operations", { account: "ops-slow", kind: "deploy", payload: {} }).finally(() => (answered = true));
+    await slow.waitFor("operation");
+    // operationTimeout is 400ms of the test's clock.
+    await clock.advance(399);
+    expect(answered).toBe(false);
+    await clock.advance(1);
+    const res = await pending;
     expect(res.status).toBe(504);
-    expect(res.json).toMatchObject({ code: "deadline_exceeded", message: expect.stringContaining("did not answer operation") });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect(res.json).toMatchObject({ code: "deadline_exceeded", message: expect.stringMatching(/did not answer operation .* within 400ms/) });
   });
 
   it("answers 503 when no agent holds the account and 404 for an unknown account", async () => {
