@@ -200,7 +200,7 @@ export function tellDemotion(b: Batch, agentId: string, d: AccountDraft): void {
 }
 
 /** Forgets what the agent was to be told about the account (it is gone). */
-function untell(b: Batch, agentId: string, d: AccountDraft): void {
+function forgetIntent(b: Batch, agentId: string, d: AccountDraft): void {
   b.intents.get(agentId)?.delete(d.name);
 }
 
@@ -221,7 +221,7 @@ export function dropHolder(b: Batch, d: AccountDraft, agentId: string, notify: b
   b.view.adjustHeld(agentId, -1);
   d.holders.delete(agentId);
   if (notify) tell(b, agentId, d, "delete");
-  else untell(b, agentId, d);
+  else forgetIntent(b, agentId, d);
 }
 
 /** Changes a holder's role and tells it with SaveAccounts. */

@@ -60,10 +60,10 @@ function pause(ms: number): Promise<void> {
 
 /** PostgreSQL's unique_violation on the index that allows one caching holder per account. */
 function isCachingConflict(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; typeof e === "object" && e !== null && depth < 5; depth++) {
-    const { code, message, cause } = e as { code?: unknown; message?: unknown; cause?: unknown };
+  for (let current: unknown = err, depth = 0; typeof current === "object" && current !== null && depth < 5; depth++) {
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
     if (code === "23505" && String(message).includes("kubesvc_assignments_one_caching")) return true;
-    e = cause;
+    current = cause;
   }
   return false;
 }
@@ -178,10 +178,10 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       while (queue.length > 0) {
         // Bounded by events and by the rows they touch, so that each batch is a short slice.
         let weight = 0;
-        let n = 0;
-        while (n < queue.length && n < MAX_BATCH_EVENTS && (n === 0 || weight + weightOf(queue[n]!.event) <= MAX_BATCH_WEIGHT)) weight += weightOf(queue[n++]!.event);
-        const items = queue.slice(0, n);
-        queue = queue.slice(n);
+        let taken = 0;
+        while (taken < queue.length && taken < MAX_BATCH_EVENTS && (taken === 0 || weight + weightOf(queue[taken]!.event) <= MAX_BATCH_WEIGHT)) weight += weightOf(queue[taken++]!.event);
+        const items = queue.slice(0, taken);
+        queue = queue.slice(taken);
         if (queue.length < maxQueued) wakeRoomWaiters();
         await runBatch(items);
       }
@@ -199,7 +199,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
         const committed = await inTransaction(database, (tx) =>
           batches.run(
             tx,
-            items.map((i) => i.event),
+            items.map((item) => item.event),
             shuttingDown,
           ),
         );
@@ -278,41 +278,41 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     }
   }
 
-  async function afterCommit(c: Committed): Promise<void> {
+  async function afterCommit(committed: Committed): Promise<void> {
     const slicer = createSlicer();
-    const replaced = c.view.commit();
-    for (const s of replaced) {
-      pending.forgetAgent(s.agentId);
-      s.close("replaced by a newer connection", new ConnectError(`agent ${s.agentId} connected again; this stream is replaced`, Code.Aborted));
+    const replaced = committed.view.commit();
+    for (const session of replaced) {
+      pending.forgetAgent(session.agentId);
+      session.close("replaced by a newer connection", new ConnectError(`agent ${session.agentId} connected again; this stream is replaced`, Code.Aborted));
     }
-    for (const agentId of c.departed) pending.forgetAgent(agentId);
-    for (const a of c.answered) pending.answered(a.requestId, a.account);
+    for (const agentId of committed.departed) pending.forgetAgent(agentId);
+    for (const answer of committed.answered) pending.answered(answer.requestId, answer.account);
 
-    for (const d of c.batch.drafts.values()) {
-      if (d.deleted) holders.delete(d.name);
-      else holders.set(d.name, { status: d.status, holders: d.holders });
-      const rt = d.rt;
-      const keep = !d.deleted && (rt.round !== undefined || rt.handoff !== undefined || rt.fallbackFor !== undefined);
-      if (keep) runtime.set(d.name, rt);
-      else runtime.delete(d.name);
-      if (rt.round?.waiting !== true || !keep) cancelRetry(d.name);
-      if (d.retryInMs !== undefined && keep) scheduleRetry(d.name, d.retryInMs);
+    for (const draft of committed.batch.drafts.values()) {
+      if (draft.deleted) holders.delete(draft.name);
+      else holders.set(draft.name, { status: draft.status, holders: draft.holders });
+      const progress = draft.rt;
+      const keep = !draft.deleted && (progress.round !== undefined || progress.handoff !== undefined || progress.fallbackFor !== undefined);
+      if (keep) runtime.set(draft.name, progress);
+      else runtime.delete(draft.name);
+      if (progress.round?.waiting !== true || !keep) cancelRetry(draft.name);
+      if (draft.retryInMs !== undefined && keep) scheduleRetry(draft.name, draft.retryInMs);
     }
 
-    for (const s of c.superseded) s.close("replaced by a newer connection", new ConnectError(`agent ${s.agentId} connected again; this stream is replaced`, Code.Aborted));
-    for (const s of c.turnedAway) s.close("the hub is shutting down", new ConnectError("the hub is shutting down; reconnect", Code.Unavailable));
+    for (const session of committed.superseded) session.close("replaced by a newer connection", new ConnectError(`agent ${session.agentId} connected again; this stream is replaced`, Code.Aborted));
+    for (const session of committed.turnedAway) session.close("the hub is shutting down", new ConnectError("the hub is shutting down; reconnect", Code.Unavailable));
     const now = clock.now();
-    for (const s of c.joined) {
-      s.staticAccounts = undefined;
+    for (const session of committed.joined) {
+      session.staticAccounts = undefined;
       // Heartbeats are due from welcome on, not from hello: a slow batch must not count against the agent.
-      s.lastSeen = now;
-      if (registry.get(s.agentId) === s) s.send(welcome(hubId, config.heartbeat.intervalMs, c.rejected.get(s.agentId) ?? []));
+      session.lastSeen = now;
+      if (registry.get(session.agentId) === session) session.send(welcome(hubId, config.heartbeat.intervalMs, committed.rejected.get(session.agentId) ?? []));
     }
-    for (const [agentId, intents] of c.batch.intents) {
+    for (const [agentId, intents] of committed.batch.intents) {
       await slicer.pause();
       const session = registry.get(agentId);
       if (session === undefined || session.closed || intents.size === 0) continue;
-      for (const out of messagesFor(agentId, intents, c.batch.drafts, pending.nextId)) {
+      for (const out of messagesFor(agentId, intents, committed.batch.drafts, pending.nextId)) {
         if (!session.send(out.message)) break;
         pending.add(out.message.requestId, out.pending);
       }

@@ -132,29 +132,29 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
    * stream passes its holdings on without a detour through ORPHANED.
    */
   function movements(events: readonly EngineEvent[], stopping: boolean): Movements {
-    const m: Movements = { joins: new Map(), turnedAway: [], superseded: [], leaves: new Map(), released: new Map() };
-    for (const e of events) {
-      if (e.type !== "join" || e.session.closed) continue;
+    const moves: Movements = { joins: new Map(), turnedAway: [], superseded: [], leaves: new Map(), released: new Map() };
+    for (const event of events) {
+      if (event.type !== "join" || event.session.closed) continue;
       if (stopping) {
-        m.turnedAway.push(e.session);
+        moves.turnedAway.push(event.session);
         continue;
       }
-      const earlier = m.joins.get(e.session.agentId);
-      if (earlier !== undefined) m.superseded.push(earlier);
-      m.joins.set(e.session.agentId, e.session);
+      const earlier = moves.joins.get(event.session.agentId);
+      if (earlier !== undefined) moves.superseded.push(earlier);
+      moves.joins.set(event.session.agentId, event.session);
     }
-    for (const e of events) {
-      if (e.type === "leave" && registry.get(e.session.agentId) === e.session && !m.joins.has(e.session.agentId)) {
-        m.leaves.set(e.session.agentId, { zone: e.session.zoneId, reason: e.session.closeReason === "" ? "disconnected" : e.session.closeReason });
-      } else if (e.type === "shutdown") {
-        for (const s of registry.sessions()) m.leaves.set(s.agentId, { zone: s.zoneId, reason: "disconnected: the hub shut down" });
-      } else if (e.type === "release") {
-        for (const a of e.agents) {
-          if (registry.get(a.agentId) === undefined && !m.joins.has(a.agentId)) m.released.set(a.agentId, { zone: a.zoneId, hubId: a.hubId, reason: e.reason });
+    for (const event of events) {
+      if (event.type === "leave" && registry.get(event.session.agentId) === event.session && !moves.joins.has(event.session.agentId)) {
+        moves.leaves.set(event.session.agentId, { zone: event.session.zoneId, reason: event.session.closeReason === "" ? "disconnected" : event.session.closeReason });
+      } else if (event.type === "shutdown") {
+        for (const session of registry.sessions()) moves.leaves.set(session.agentId, { zone: session.zoneId, reason: "disconnected: the hub shut down" });
+      } else if (event.type === "release") {
+        for (const agent of event.agents) {
+          if (registry.get(agent.agentId) === undefined && !moves.joins.has(agent.agentId)) moves.released.set(agent.agentId, { zone: agent.zoneId, hubId: agent.hubId, reason: event.reason });
         }
       }
     }
-    return m;
+    return moves;
   }
 
   /** An AccountResult as an answer to what the agent was asked, or undefined when nothing is expected. */
@@ -168,46 +168,46 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
   }
 
   /** Reads every account the batch may touch, locked, with its holders. */
-  async function load(store: EngineStore, view: AgentView, m: Movements, events: readonly EngineEvent[]): Promise<Loaded> {
-    const heldBy = await store.heldBy([...m.joins.keys(), ...m.leaves.keys(), ...m.released.keys()]);
+  async function load(store: EngineStore, view: AgentView, moves: Movements, events: readonly EngineEvent[]): Promise<Loaded> {
+    const heldBy = await store.heldBy([...moves.joins.keys(), ...moves.leaves.keys(), ...moves.released.keys()]);
     const zoneBefore = new Map<string, string>();
     const takenFrom = new Map<string, string>();
-    for (const [agentId, row] of await store.agentRows([...m.joins.keys()])) {
+    for (const [agentId, row] of await store.agentRows([...moves.joins.keys()])) {
       zoneBefore.set(agentId, registry.get(agentId)?.zoneId ?? row.zoneId);
       if (row.hubId !== hubId) takenFrom.set(agentId, row.hubId);
     }
 
     // Static accounts of the hellos; free names are created before the rows are locked.
     const statics = new Map<string, Registrant[]>();
-    for (const s of m.joins.values()) {
-      for (const [name, definition] of staticAccountsOf(s.staticAccounts ?? [])) {
-        statics.set(name, [...(statics.get(name) ?? []), { agentId: s.agentId, zone: s.zoneId, config: definition }]);
+    for (const session of moves.joins.values()) {
+      for (const [name, definition] of staticAccountsOf(session.staticAccounts ?? [])) {
+        statics.set(name, [...(statics.get(name) ?? []), { agentId: session.agentId, zone: session.zoneId, config: definition }]);
       }
     }
-    await store.insertStatic([...statics].map(([name, rs]) => ({ name, zoneId: rs[0]?.zone || null, definition: rs[rs.length - 1]?.config ?? {} })));
+    await store.insertStatic([...statics].map(([name, registrants]) => ({ name, zoneId: registrants[0]?.zone || null, definition: registrants[registrants.length - 1]?.config ?? {} })));
 
     // What newcomers may take: orphans of their zones, and what their zones already serve.
-    const zones = new Set([...m.joins.values()].map((s) => s.zoneId));
+    const zones = new Set([...moves.joins.values()].map((session) => session.zoneId));
     const zoneMembers: string[] = [];
     // The view before the batch's movements: this replica's agents and those of the other live replicas.
-    for (const zone of zones) for (const id of view.agentsIn(zone)) if (!m.joins.has(id) && !m.leaves.has(id)) zoneMembers.push(id);
+    for (const zone of zones) for (const agentId of view.agentsIn(zone)) if (!moves.joins.has(agentId) && !moves.leaves.has(agentId)) zoneMembers.push(agentId);
     const served = new Set(await store.servedBy(zoneMembers, config.maxHolders));
     const orphans = await store.orphansFor([...zones]);
-    const recovering = events.some((e) => e.type === "recover") ? await store.unheld() : [];
-    const regrow = events.find((e) => e.type === "regrow");
+    const recovering = events.some((event) => event.type === "recover") ? await store.unheld() : [];
+    const regrow = events.find((event) => event.type === "regrow");
     const missing = regrow === undefined ? new Map<string, string[]>() : await store.missedByNewcomers(regrow.windowMs, deps.leaseTtlMs, config.maxHolders);
 
     const names = new Set<string>([...statics.keys(), ...served, ...orphans, ...recovering, ...missing.keys()]);
     for (const list of heldBy.values()) for (const name of list) names.add(name);
     const answers: Loaded["answers"] = [];
-    for (const e of events) {
-      if (e.type === "changes") for (const c of e.changes) names.add(c.name);
-      else if (e.type === "retry") names.add(e.name);
-      else if (e.type === "result") {
-        const answer = answerOf(e.agentId, e.result);
+    for (const event of events) {
+      if (event.type === "changes") for (const change of event.changes) names.add(change.name);
+      else if (event.type === "retry") names.add(event.name);
+      else if (event.type === "result") {
+        const answer = answerOf(event.agentId, event.result);
         if (answer === undefined) continue;
-        answers.push({ name: e.result.accountName, answer, requestId: e.result.requestId });
-        names.add(e.result.accountName);
+        answers.push({ name: event.result.accountName, answer, requestId: event.result.requestId });
+        names.add(event.result.accountName);
       }
     }
 
@@ -216,10 +216,10 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     // there) has committed by now if it touched these accounts, so its agent is not released
     // here while that replica tells it its roles again (two caching holders seen by agents).
     const movedAway = new Set<string>();
-    const releasing = new Map<string, string>([...[...m.leaves.keys()].map((id): [string, string] => [id, hubId]), ...[...m.released].map(([id, r]): [string, string] => [id, r.hubId])]);
+    const releasing = new Map<string, string>([...[...moves.leaves.keys()].map((agentId): [string, string] => [agentId, hubId]), ...[...moves.released].map(([agentId, release]): [string, string] => [agentId, release.hubId])]);
     for (const [agentId, row] of await store.agentRows([...releasing.keys()])) if (row.hubId !== releasing.get(agentId)) movedAway.add(agentId);
     view.setRemote(await store.remoteAgents(deps.leaseTtlMs));
-    const holders = await store.holdersOf(rows.map((r) => r.name));
+    const holders = await store.holdersOf(rows.map((row) => row.name));
     const drafts = new Map<string, AccountDraft>();
     for (const row of rows) drafts.set(row.name, draftOf(row, holders.get(row.name) ?? new Map(), runtime.get(row.name)));
     return { heldBy, zoneBefore, takenFrom, movedAway, statics, served, orphans, recovering, missing, answers, drafts };
@@ -230,147 +230,147 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
    * held, static registrations, what returning agents held, orphans the newcomers can take and
    * the accounts their zones serve. Returns the static accounts refused per agent.
    */
-  function applyMovements(b: Batch, m: Movements, l: Loaded): Map<string, string[]> {
-    const each = (names: Iterable<string> | undefined, fn: (d: AccountDraft) => void) => {
+  function applyMovements(batch: Batch, moves: Movements, loaded: Loaded): Map<string, string[]> {
+    const each = (names: Iterable<string> | undefined, fn: (draft: AccountDraft) => void) => {
       for (const name of names ?? []) {
-        const d = l.drafts.get(name);
-        if (d !== undefined) fn(d);
+        const draft = loaded.drafts.get(name);
+        if (draft !== undefined) fn(draft);
       }
     };
     // An agent that comes back in another zone starts afresh; otherwise it keeps what it held.
-    const movedZone = [...m.joins.values()].filter((s) => (l.zoneBefore.get(s.agentId) ?? s.zoneId) !== s.zoneId);
-    for (const id of m.leaves.keys()) b.view.leave(id);
-    for (const s of m.joins.values()) {
+    const movedZone = [...moves.joins.values()].filter((session) => (loaded.zoneBefore.get(session.agentId) ?? session.zoneId) !== session.zoneId);
+    for (const agentId of moves.leaves.keys()) batch.view.leave(agentId);
+    for (const session of moves.joins.values()) {
       let load = 0;
-      each(l.heldBy.get(s.agentId), (d) => (load += d.holders.get(s.agentId) === true ? 1 : 0));
-      b.view.join(s, load, l.heldBy.get(s.agentId)?.length ?? 0);
+      each(loaded.heldBy.get(session.agentId), (draft) => (load += draft.holders.get(session.agentId) === true ? 1 : 0));
+      batch.view.join(session, load, loaded.heldBy.get(session.agentId)?.length ?? 0);
     }
-    for (const s of movedZone) {
-      const before = l.zoneBefore.get(s.agentId) ?? "";
-      each(l.heldBy.get(s.agentId), (d) => holderGone(b, d, s.agentId, before, `reconnected in ${zoneLabel(s.zoneId)}`));
+    for (const session of movedZone) {
+      const before = loaded.zoneBefore.get(session.agentId) ?? "";
+      each(loaded.heldBy.get(session.agentId), (draft) => holderGone(batch, draft, session.agentId, before, `reconnected in ${zoneLabel(session.zoneId)}`));
     }
-    for (const [id, leave] of m.leaves) if (!l.movedAway.has(id)) each(l.heldBy.get(id), (d) => holderGone(b, d, id, leave.zone, leave.reason));
-    for (const [id, r] of m.released) if (!l.movedAway.has(id)) each(l.heldBy.get(id), (d) => holderGone(b, d, id, r.zone, r.reason));
+    for (const [agentId, leave] of moves.leaves) if (!loaded.movedAway.has(agentId)) each(loaded.heldBy.get(agentId), (draft) => holderGone(batch, draft, agentId, leave.zone, leave.reason));
+    for (const [agentId, release] of moves.released) if (!loaded.movedAway.has(agentId)) each(loaded.heldBy.get(agentId), (draft) => holderGone(batch, draft, agentId, release.zone, release.reason));
 
     const rejected = new Map<string, string[]>();
-    for (const [name, registrants] of l.statics) {
-      const d = l.drafts.get(name);
-      const refused = d === undefined ? registrants : registerStatic(b, d, registrants);
-      for (const r of refused) rejected.set(r.agentId, [...(rejected.get(r.agentId) ?? []), name]);
+    for (const [name, registrants] of loaded.statics) {
+      const draft = loaded.drafts.get(name);
+      const refused = draft === undefined ? registrants : registerStatic(batch, draft, registrants);
+      for (const registrant of refused) rejected.set(registrant.agentId, [...(rejected.get(registrant.agentId) ?? []), name]);
     }
-    for (const s of m.joins.values()) {
-      const listed = staticAccountsOf(s.staticAccounts ?? []);
-      each(l.heldBy.get(s.agentId), (d) => {
-        if (isStatic(d) && !listed.has(d.name)) staticDropped(b, d, s.agentId, s.zoneId);
-        else if (!movedZone.includes(s)) resendTo(b, d, s.agentId);
+    for (const session of moves.joins.values()) {
+      const listed = staticAccountsOf(session.staticAccounts ?? []);
+      each(loaded.heldBy.get(session.agentId), (draft) => {
+        if (isStatic(draft) && !listed.has(draft.name)) staticDropped(batch, draft, session.agentId, session.zoneId);
+        else if (!movedZone.includes(session)) resendTo(batch, draft, session.agentId);
       });
     }
-    each(l.orphans, (d) => {
-      if (d.status !== State.ORPHANED || isStatic(d)) return;
-      const zone = d.zoneId ?? "";
-      const arriving = [...m.joins.values()].filter((s) => zone === "" || s.zoneId === zone);
+    each(loaded.orphans, (draft) => {
+      if (draft.status !== State.ORPHANED || isStatic(draft)) return;
+      const zone = draft.zoneId ?? "";
+      const arriving = [...moves.joins.values()].filter((session) => zone === "" || session.zoneId === zone);
       const first = arriving[0];
       if (first === undefined) return;
       const who = arriving.length === 1 ? agentLabel(first.agentId, first.zoneId) : `${arriving.length} agents of ${zone === "" ? "any zone" : zoneLabel(zone)}`;
-      place(b, d, `${who} connected`, false);
+      place(batch, draft, `${who} connected`, false);
     });
-    for (const s of m.joins.values()) each(l.served, (d) => zoneGrew(b, d, s.agentId));
+    for (const session of moves.joins.values()) each(loaded.served, (draft) => zoneGrew(batch, draft, session.agentId));
     return rejected;
   }
 
   /** API changes, retries and recovery in the order they came, then the agents' answers. */
-  function applyEvents(b: Batch, events: readonly EngineEvent[], l: Loaded): void {
-    const draft = (name: string) => l.drafts.get(name);
-    for (const e of events) {
-      if (e.type === "changes") {
-        for (const c of e.changes) {
-          const d = draft(c.name);
-          if (d === undefined) continue;
-          if (c.kind === "activate") activate(b, d);
-          else if (c.kind === "deactivate") deactivate(b, d, false, c.reason);
-          else if (c.kind === "delete") deactivate(b, d, true, c.reason);
-          else updated(b, d);
+  function applyEvents(batch: Batch, events: readonly EngineEvent[], loaded: Loaded): void {
+    const draftNamed = (name: string) => loaded.drafts.get(name);
+    for (const event of events) {
+      if (event.type === "changes") {
+        for (const change of event.changes) {
+          const draft = draftNamed(change.name);
+          if (draft === undefined) continue;
+          if (change.kind === "activate") activate(batch, draft);
+          else if (change.kind === "deactivate") deactivate(batch, draft, false, change.reason);
+          else if (change.kind === "delete") deactivate(batch, draft, true, change.reason);
+          else updated(batch, draft);
         }
-      } else if (e.type === "retry") {
-        const d = draft(e.name);
-        if (d !== undefined) retry(b, d);
-      } else if (e.type === "regrow") {
-        for (const [name, agentIds] of l.missing) {
-          const d = draft(name);
-          if (d !== undefined) for (const agentId of agentIds) zoneGrew(b, d, agentId);
+      } else if (event.type === "retry") {
+        const draft = draftNamed(event.name);
+        if (draft !== undefined) retry(batch, draft);
+      } else if (event.type === "regrow") {
+        for (const [name, agentIds] of loaded.missing) {
+          const draft = draftNamed(name);
+          if (draft !== undefined) for (const agentId of agentIds) zoneGrew(batch, draft, agentId);
         }
-      } else if (e.type === "recover") {
-        for (const name of l.recovering) {
-          const d = draft(name);
-          if (d !== undefined) recover(b, d, e.why);
+      } else if (event.type === "recover") {
+        for (const name of loaded.recovering) {
+          const draft = draftNamed(name);
+          if (draft !== undefined) recover(batch, draft, event.why);
         }
       }
     }
-    for (const { name, answer } of l.answers) {
-      const d = draft(name);
-      if (d !== undefined) answered(b, d, answer);
+    for (const { name, answer } of loaded.answers) {
+      const draft = draftNamed(name);
+      if (draft !== undefined) answered(batch, draft, answer);
     }
   }
 
   /** Moves caching roles to agents that joined `zone`, one demotion at a time per account. */
-  function rebalance(b: Batch, zone: string, newcomers: string[]): void {
-    const agents = b.view.agentsIn(zone);
+  function rebalance(batch: Batch, zone: string, newcomers: string[]): void {
+    const agents = batch.view.agentsIn(zone);
     if (agents.length < 2 || newcomers.length === 0) return;
     const candidates = [];
-    for (const d of b.drafts.values()) {
-      const caching = cachingHolder(d);
-      if (!isServed(d) || d.rt.handoff !== undefined || caching === undefined || b.view.zoneOf(caching) !== zone) continue;
-      candidates.push({ account: d.name, caching, holders: d.holders });
+    for (const draft of batch.drafts.values()) {
+      const caching = cachingHolder(draft);
+      if (!isServed(draft) || draft.rt.handoff !== undefined || caching === undefined || batch.view.zoneOf(caching) !== zone) continue;
+      candidates.push({ account: draft.name, caching, holders: draft.holders });
     }
     const plan = planHandoffs(
-      agents.map((agentId) => ({ agentId, load: b.view.load(agentId) })),
+      agents.map((agentId) => ({ agentId, load: batch.view.load(agentId) })),
       newcomers,
       candidates,
     );
-    for (const h of plan) {
-      const d = b.drafts.get(h.account);
-      if (d === undefined) continue;
+    for (const handoff of plan) {
+      const draft = batch.drafts.get(handoff.account);
+      if (draft === undefined) continue;
       // The role moves in two steps (demote, then promote on the answer) so that no account
       // ever has two caching holders; until the answer `from` stays caching in the database.
-      tellDemotion(b, h.from, d);
-      d.rt.handoff = { from: h.from, to: h.to };
+      tellDemotion(batch, handoff.from, draft);
+      draft.rt.handoff = { from: handoff.from, to: handoff.to };
     }
   }
 
   /** Writes what the rules changed: accounts, holders, agents. */
-  async function write(store: EngineStore, b: Batch, m: Movements): Promise<void> {
+  async function write(store: EngineStore, batch: Batch, moves: Movements): Promise<void> {
     const writes: AccountWrite[] = [];
     const deleted: string[] = [];
     const upserts: HolderRow[] = [];
     const removals: { account: string; agentId: string }[] = [];
-    for (const d of b.drafts.values()) {
-      if (d.deleted) {
-        deleted.push(d.name);
+    for (const draft of batch.drafts.values()) {
+      if (draft.deleted) {
+        deleted.push(draft.name);
         continue;
       }
-      const s = d.stored;
-      const staticChange = isStatic(d) && (d.definition !== s.definition || d.zoneId !== s.zoneId);
-      if (staticChange || d.status !== s.status || d.message !== s.lastAssignmentMsg || d.failedCount !== s.failedCount) {
+      const stored = draft.stored;
+      const staticChange = isStatic(draft) && (draft.definition !== stored.definition || draft.zoneId !== stored.zoneId);
+      if (staticChange || draft.status !== stored.status || draft.message !== stored.lastAssignmentMsg || draft.failedCount !== stored.failedCount) {
         writes.push({
-          name: d.name,
-          status: d.status,
-          message: d.message,
-          failedCount: d.failedCount,
-          ...(staticChange ? { definition: d.definition, zoneId: d.zoneId } : {}),
+          name: draft.name,
+          status: draft.status,
+          message: draft.message,
+          failedCount: draft.failedCount,
+          ...(staticChange ? { definition: draft.definition, zoneId: draft.zoneId } : {}),
         });
       }
-      for (const [agentId, caching] of d.holders) if (d.heldBefore.get(agentId) !== caching) upserts.push({ account: d.name, agentId, caching });
-      for (const agentId of d.heldBefore.keys()) if (!d.holders.has(agentId)) removals.push({ account: d.name, agentId });
+      for (const [agentId, caching] of draft.holders) if (draft.heldBefore.get(agentId) !== caching) upserts.push({ account: draft.name, agentId, caching });
+      for (const agentId of draft.heldBefore.keys()) if (!draft.holders.has(agentId)) removals.push({ account: draft.name, agentId });
     }
-    await store.upsertAgents([...m.joins.values()].map((s) => ({ agentId: s.agentId, zoneId: s.zoneId, version: s.version, labels: s.labels })));
-    await store.takeOver([...m.joins.keys()]);
+    await store.upsertAgents([...moves.joins.values()].map((session) => ({ agentId: session.agentId, zoneId: session.zoneId, version: session.version, labels: session.labels })));
+    await store.takeOver([...moves.joins.keys()]);
     await store.deleteHolders(removals);
     await store.upsertHolders(upserts);
     await store.writeAccounts(writes);
     await store.deleteAccounts(deleted);
     await store.deleteAgents([
-      ...[...m.leaves.keys()].map((agentId) => ({ agentId, hubId })),
-      ...[...m.released].map(([agentId, r]) => ({ agentId, hubId: r.hubId })),
+      ...[...moves.leaves.keys()].map((agentId) => ({ agentId, hubId })),
+      ...[...moves.released].map(([agentId, release]) => ({ agentId, hubId: release.hubId })),
     ]);
   }
 
@@ -379,13 +379,13 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
    * they hold, and end the streams of agents that reconnected here. Request ids are the
    * addressee's to choose, since the answers come back on its streams.
    */
-  function lettersOf(b: Batch, l: Loaded): Addressed[] {
+  function lettersOf(batch: Batch, loaded: Loaded): Addressed[] {
     const letters: Addressed[] = [];
-    for (const [agentId, from] of l.takenFrom) letters.push({ hubId: from, letter: { kind: "drop", agentId, byHub: hubId } });
-    for (const [agentId, intents] of b.intents) {
-      const to = b.view.remoteHub(agentId);
+    for (const [agentId, from] of loaded.takenFrom) letters.push({ hubId: from, letter: { kind: "drop", agentId, byHub: hubId } });
+    for (const [agentId, intents] of batch.intents) {
+      const to = batch.view.remoteHub(agentId);
       if (to === undefined || intents.size === 0) continue;
-      for (const out of messagesFor(agentId, intents, b.drafts, () => "")) {
+      for (const out of messagesFor(agentId, intents, batch.drafts, () => "")) {
         letters.push({
           hubId: to,
           letter: {
@@ -406,48 +406,48 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
    * Agents of replicas that renewed meanwhile are left alone.
    */
   async function fence(store: EngineStore, events: readonly EngineEvent[]): Promise<readonly EngineEvent[]> {
-    const hubs = new Set(events.flatMap((e) => (e.type === "release" ? (e.fence ?? []) : [])));
+    const hubs = new Set(events.flatMap((event) => (event.type === "release" ? (event.fence ?? []) : [])));
     if (hubs.size === 0) return events;
     const gone = new Set(await store.fenceHubs([...hubs], deps.leaseTtlMs));
-    return events.map((e) => (e.type === "release" && e.fence !== undefined ? { ...e, agents: e.agents.filter((a) => gone.has(a.hubId)) } : e));
+    return events.map((event) => (event.type === "release" && event.fence !== undefined ? { ...event, agents: event.agents.filter((agent) => gone.has(agent.hubId)) } : event));
   }
 
   async function run(tx: Db, allEvents: readonly EngineEvent[], stopping: boolean): Promise<Committed> {
     const store = createEngineStore(tx, hubId);
     const events = await fence(store, allEvents);
     const view = createAgentView(registry, await store.remoteAgents(deps.leaseTtlMs), deps.localHeld);
-    const m = movements(events, stopping);
-    const loaded = await load(store, view, m, events);
-    const b: Batch = { view, config, drafts: loaded.drafts, intents: new Map() };
+    const moves = movements(events, stopping);
+    const loaded = await load(store, view, moves, events);
+    const batch: Batch = { view, config, drafts: loaded.drafts, intents: new Map() };
     // The rules run synchronously; between phases the event loop gets its turn (bounded slices).
     const slicer = createSlicer();
-    const rejected = applyMovements(b, m, loaded);
+    const rejected = applyMovements(batch, moves, loaded);
     await slicer.pause();
-    applyEvents(b, events, loaded);
+    applyEvents(batch, events, loaded);
     await slicer.pause();
-    for (const zone of new Set([...m.joins.values()].map((s) => s.zoneId))) {
+    for (const zone of new Set([...moves.joins.values()].map((session) => session.zoneId))) {
       rebalance(
-        b,
+        batch,
         zone,
-        [...m.joins.values()].filter((s) => s.zoneId === zone).map((s) => s.agentId),
+        [...moves.joins.values()].filter((session) => session.zoneId === zone).map((session) => session.agentId),
       );
       await slicer.pause();
     }
     // Every served account with holders has exactly one caching holder when the batch ends.
-    for (const d of b.drafts.values()) promote(b, d);
+    for (const draft of batch.drafts.values()) promote(batch, draft);
     await slicer.pause();
-    await write(store, b, m);
+    await write(store, batch, moves);
     await slicer.pause();
-    await deps.post(tx, lettersOf(b, loaded));
+    await deps.post(tx, lettersOf(batch, loaded));
     return {
       view,
-      batch: b,
-      joined: [...m.joins.values()],
-      turnedAway: m.turnedAway,
-      superseded: m.superseded,
+      batch: batch,
+      joined: [...moves.joins.values()],
+      turnedAway: moves.turnedAway,
+      superseded: moves.superseded,
       rejected,
-      departed: [...m.leaves.keys(), ...m.released.keys()],
-      answered: loaded.answers.map((a) => ({ requestId: a.requestId, account: a.name })),
+      departed: [...moves.leaves.keys(), ...moves.released.keys()],
+      answered: loaded.answers.map((entry) => ({ requestId: entry.requestId, account: entry.name })),
     };
   }
 

@@ -99,7 +99,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
   return {
     async insertStatic(rows) {
       if (rows.length === 0) return;
-      const records = rows.map((r) => ({ name: r.name, zone_id: r.zoneId, definition: r.definition }));
+      const records = rows.map((account) => ({ name: account.name, zone_id: account.zoneId, definition: account.definition }));
       await tx.execute(sql`
         INSERT INTO kubesvc_accounts (name, source, origin, type, status, zone_id, definition)
         SELECT r.name, ${AccountSource.STATIC}, 'static', 'kubernetes', ${State.ACTIVE}, r.zone_id, r.definition
@@ -135,10 +135,10 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
         tx,
         sql`SELECT account_name, agent_id, caching::int AS caching FROM kubesvc_assignments WHERE account_name IN ${textIn(names)}`,
       );
-      for (const r of rows) {
-        let holders = result.get(r.account_name);
-        if (holders === undefined) result.set(r.account_name, (holders = new Map()));
-        holders.set(r.agent_id, Number(r.caching) === 1);
+      for (const row of rows) {
+        let holders = result.get(row.account_name);
+        if (holders === undefined) result.set(row.account_name, (holders = new Map()));
+        holders.set(row.agent_id, Number(row.caching) === 1);
       }
       return result;
     },
@@ -150,10 +150,10 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
         tx,
         sql`SELECT account_name, agent_id FROM kubesvc_assignments WHERE agent_id IN ${textIn(agentIds)}`,
       );
-      for (const r of rows) {
-        const list = result.get(r.agent_id) ?? [];
-        list.push(r.account_name);
-        result.set(r.agent_id, list);
+      for (const row of rows) {
+        const list = result.get(row.agent_id) ?? [];
+        list.push(row.account_name);
+        result.set(row.agent_id, list);
       }
       return result;
     },
@@ -165,7 +165,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
         tx,
         sql`SELECT agent_id, zone_id, hub_id FROM kubesvc_agents WHERE agent_id IN ${textIn(agentIds)}`,
       );
-      for (const r of rows) result.set(r.agent_id, { zoneId: r.zone_id, hubId: r.hub_id });
+      for (const row of rows) result.set(row.agent_id, { zoneId: row.zone_id, hubId: row.hub_id });
       return result;
     },
 
@@ -179,7 +179,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
             WHERE l.hub_id IN (SELECT hub_id FROM fenced)
                OR (l.hub_id <> ${hubId} AND NOT EXISTS (SELECT 1 FROM kubesvc_hubs h WHERE h.hub_id = l.hub_id))`,
       );
-      return rows.map((r) => r.hub_id);
+      return rows.map((row) => row.hub_id);
     },
 
     async remoteAgents(leaseTtlMs) {
@@ -191,7 +191,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
               FROM kubesvc_assignments s WHERE s.agent_id = g.agent_id) c ON true
             WHERE g.hub_id <> ${hubId} AND h.last_heartbeat >= now() - ${leaseTtlMs} * interval '1 millisecond'`,
       );
-      return rows.map((r) => ({ agentId: r.agent_id, zoneId: r.zone_id, hubId: r.hub_id, caching: Number(r.caching), held: Number(r.held) }));
+      return rows.map((row) => ({ agentId: row.agent_id, zoneId: row.zone_id, hubId: row.hub_id, caching: Number(row.caching), held: Number(row.held) }));
     },
 
     async missedByNewcomers(windowMs, leaseTtlMs, maxHolders) {
@@ -216,7 +216,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
             LIMIT 5000`,
       );
       const result = new Map<string, string[]>();
-      for (const r of rows) result.set(r.account_name, [...(result.get(r.account_name) ?? []), r.agent_id]);
+      for (const row of rows) result.set(row.account_name, [...(result.get(row.account_name) ?? []), row.agent_id]);
       return result;
     },
 
@@ -228,7 +228,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
             WHERE status = ${State.ORPHANED} AND source <> ${AccountSource.STATIC}
               AND (zone_id IS NULL OR zone_id = '' OR zone_id IN ${textIn(zones)})`,
       );
-      return rows.map((r) => r.name);
+      return rows.map((row) => row.name);
     },
 
     async servedBy(agentIds, maxHolders) {
@@ -240,7 +240,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
             WHERE s.agent_id IN ${textIn(agentIds)} AND a.status IN (${State.ACTIVE}, ${State.ACTIVATING})
               AND (${maxHolders}::int = 0 OR (SELECT count(*) FROM kubesvc_assignments x WHERE x.account_name = s.account_name) < ${maxHolders}::int)`,
       );
-      return rows.map((r) => r.name);
+      return rows.map((row) => row.name);
     },
 
     async unheld() {
@@ -250,19 +250,19 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
             WHERE a.status IN (${State.ACTIVE}, ${State.ACTIVATING}, ${State.TO_DEACTIVATE}, ${State.DEACTIVATING}, ${State.DELETING})
               AND NOT EXISTS (SELECT 1 FROM kubesvc_assignments s WHERE s.account_name = a.name)`,
       );
-      return rows.map((r) => r.name);
+      return rows.map((row) => row.name);
     },
 
     async writeAccounts(rows) {
       if (rows.length === 0) return;
-      const records = rows.map((r) => ({
-        name: r.name,
-        status: r.status,
-        message: r.message,
-        failed_count: r.failedCount,
-        definition: r.definition ?? null,
-        set_zone: r.zoneId !== undefined,
-        zone_id: r.zoneId ?? null,
+      const records = rows.map((write) => ({
+        name: write.name,
+        status: write.status,
+        message: write.message,
+        failed_count: write.failedCount,
+        definition: write.definition ?? null,
+        set_zone: write.zoneId !== undefined,
+        zone_id: write.zoneId ?? null,
       }));
       // version goes up with every write, so that the API's optimistic updates notice the engine.
       await tx.execute(sql`
@@ -289,7 +289,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
       // Roles given up first, then roles taken: the unique index on caching holders is checked
       // row by row, so a role moving between two holders must never pass through two at once.
       for (const caching of [false, true]) {
-        const records = rows.filter((r) => r.caching === caching).map((r) => ({ account_name: r.account, agent_id: r.agentId, caching: r.caching }));
+        const records = rows.filter((holder) => holder.caching === caching).map((holder) => ({ account_name: holder.account, agent_id: holder.agentId, caching: holder.caching }));
         if (records.length === 0) continue;
         // hub_id is the replica holding the agent's stream, which may be another one than this.
         await tx.execute(sql`
@@ -303,7 +303,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
 
     async deleteHolders(rows) {
       if (rows.length === 0) return;
-      const records = rows.map((r) => ({ account_name: r.account, agent_id: r.agentId }));
+      const records = rows.map((removal) => ({ account_name: removal.account, agent_id: removal.agentId }));
       await tx.execute(sql`
         DELETE FROM kubesvc_assignments AS s
         USING jsonb_to_recordset(${jsonList(records)}) AS r(account_name text, agent_id text)
@@ -317,7 +317,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
 
     async upsertAgents(rows) {
       if (rows.length === 0) return;
-      const records = rows.map((r) => ({ agent_id: r.agentId, zone_id: r.zoneId, version: r.version, labels: r.labels }));
+      const records = rows.map((agent) => ({ agent_id: agent.agentId, zone_id: agent.zoneId, version: agent.version, labels: agent.labels }));
       await tx.execute(sql`
         INSERT INTO kubesvc_agents (agent_id, zone_id, hub_id, connected_at, last_heartbeat, version, labels)
         SELECT r.agent_id, r.zone_id, ${hubId}, now(), now(), r.version, r.labels
@@ -329,7 +329,7 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
 
     async deleteAgents(rows) {
       if (rows.length === 0) return;
-      const records = rows.map((r) => ({ agent_id: r.agentId, hub_id: r.hubId }));
+      const records = rows.map((agent) => ({ agent_id: agent.agentId, hub_id: agent.hubId }));
       await tx.execute(sql`
         DELETE FROM kubesvc_agents AS g
         USING jsonb_to_recordset(${jsonList(records)}) AS r(agent_id text, hub_id text)

@@ -107,6 +107,7 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
     served.map((s) => s.typeName),
     readiness,
     shutdown.signal,
+    options.clock,
   );
   const routes = hubRoutes({ accounts, agent: hub.agentService, operations: operationService, health, credentials });
   const rest = createRestTranscoder({

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as Status, HealthCheckResponseSchema } from "../../gen/grpc/health/v1/health_pb.js";
+import { systemClock, type Clock } from "../hub/clock.js";
 import type { Readiness } from "./readiness.js";
 
 /** How often a Watch stream looks again at readiness (it answers at once on shutdown). */
@@ -10,7 +11,7 @@ const WATCH_POLL_MS = 1_000;
  * grpc.health.v1 over the generated contract: "" and every served service are SERVING while the
  * replica is ready (database answers, lease held, not shutting down), NOT_SERVING otherwise.
  */
-export function createHealthService(services: string[], readiness: Readiness, shuttingDown: AbortSignal): ServiceImpl<typeof Health> {
+export function createHealthService(services: string[], readiness: Readiness, shuttingDown: AbortSignal, clock: Clock = systemClock): ServiceImpl<typeof Health> {
   const known = new Set(["", ...services]);
   const statusNow = async () => ((await readiness.check()).ready ? Status.SERVING : Status.NOT_SERVING);
   const requireKnown = (service: string) => {
@@ -32,9 +33,9 @@ export function createHealthService(services: string[], readiness: Readiness, sh
       yield answer(last);
       while (!ctx.signal.aborted && !shuttingDown.aborted) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, WATCH_POLL_MS);
+          const cancel = clock.after(WATCH_POLL_MS, done);
           function done() {
-            clearTimeout(timer);
+            cancel();
             shuttingDown.removeEventListener("abort", done);
             ctx.signal.removeEventListener("abort", done);
             resolve();

@@ -7,7 +7,9 @@ import { assignments } from "../../src/store/schema.js";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 import { connectTestAgent, type TestAgent } from "../hub/support/test-agent.js";
-import { SECRET_KUBECONFIG, accountRows, call, clouddriverSnapshot, seedClouddriver, waitFor, type Answer } from "./support.js";
+import { accountRows, clouddriverSnapshot, seedClouddriver } from "./support.js";
+import { SECRET_KUBECONFIG, call, type Answer } from "../support/rest.js";
+import { eventually } from "../support/eventually.js";
 
 /** How long a dry call gets to (wrongly) reach the agent; a real call reaches it in milliseconds. */
 const QUIET_MS = 300;
@@ -20,7 +22,7 @@ describe.each(DATABASE_KINDS)("dry run on %s", (kind) => {
   const everything = async () =>
     JSON.stringify([await accountRows(db()), await db().db.select().from(assignments).orderBy(asc(assignments.accountName)), await clouddriverSnapshot(db())]);
   const status = async (name: string) => ((await call(hub, "GET", `/armory/accounts/${name}`)).json as { status: string }).status;
-  const until = (name: string, want: string) => waitFor(() => status(name), (s) => s === want);
+  const until = (name: string, want: string) => eventually(async () => expect(await status(name)).toBe(want));
 
   /**
    * Runs `method path` first with `?dryRun=true`, proving nothing was written or sent, then for
@@ -85,7 +87,7 @@ describe.each(DATABASE_KINDS)("dry run on %s", (kind) => {
     expect((await sameAsReal("DELETE", "/armory/accounts", ["dry-held", "dry-unknown"])).status).toBe(400);
     expect((await sameAsReal("DELETE", "/armory/accounts", ["dry-held"])).status).toBe(202);
     await agent.waitFor("delete", (m) => m.names.includes("dry-held"));
-    await waitFor(() => call(hub, "GET", "/armory/accounts/dry-held"), (a) => a.status === 404);
+    await eventually(async () => expect((await call(hub, "GET", "/armory/accounts/dry-held")).status).toBe(404));
   });
 
   it("POST and PUT /credentials (interceptor): 200 with the redacted definition, 409 for a taken name", async () => {

@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 import { connectFakeAgent, type FakeAgent } from "./fake-agent.js";
-import { SECRET_KUBECONFIG, accountRow, call, clouddriverSnapshot, insertAccount, seedClouddriver, setStatus, waitFor } from "./support.js";
+import { accountRow, clouddriverSnapshot, insertAccount, seedClouddriver, setStatus } from "./support.js";
+import { SECRET_KUBECONFIG, call } from "../support/rest.js";
+import { eventually } from "../support/eventually.js";
 
 interface Shown {
   name: string;
@@ -28,8 +30,18 @@ describe.each(DATABASE_KINDS)("account lifecycle on %s", (kind) => {
   });
 
   const show = async (name: string) => (await call(hub, "GET", `/armory/accounts/${encodeURIComponent(name)}`)).json as Shown;
-  const until = (name: string, ok: (a: Shown) => boolean) => waitFor(() => show(name), ok);
-  const gone = (name: string) => waitFor(() => call(hub, "GET", `/armory/accounts/${name}`), (a) => a.status === 404);
+  const until = (name: string, ok: (a: Shown) => boolean) =>
+    eventually(async () => {
+      const shown = await show(name);
+      expect(ok(shown), `${name}: ${JSON.stringify(shown)}`).toBe(true);
+      return shown;
+    });
+  const gone = (name: string) =>
+    eventually(async () => {
+      const answer = await call(hub, "GET", `/armory/accounts/${name}`);
+      expect(answer.status).toBe(404);
+      return answer;
+    });
 
   it("activate with no agent of its zone connected → ORPHANED, with a message naming the zone", async () => {
     expect((await call(hub, "POST", "/armory/accounts/dynamic", { name: "lone", kubeconfigFile: "/k", zoneId: "zone-nobody" })).status).toBe(202);
@@ -60,10 +72,11 @@ describe.each(DATABASE_KINDS)("account lifecycle on %s", (kind) => {
   it("create → activate → ACTIVE on an agent → PUT pushes the new definition → deactivate → delete", async () => {
     const agent = connectFakeAgent(hub.url, "agent-w-1", "zone-w");
     agents.push(agent);
-    await waitFor(
-      async () => (await call(hub, "GET", "/armory/agents")).json as { agentId: string }[],
-      (list) => list.some((a) => a.agentId === "agent-w-1"),
-    );
+    await eventually(async () => {
+      const list = (await call(hub, "GET", "/armory/agents")).json as { agentId: string }[];
+      expect(list.some((a) => a.agentId === "agent-w-1")).toBe(true);
+      return list;
+    });
     await call(hub, "POST", "/armory/accounts/dynamic", { name: "walk", kubeconfigContents: SECRET_KUBECONFIG, zoneId: "zone-w" });
     expect((await call(hub, "PATCH", "/armory/accounts", [{ name: "walk", state: "ACTIVE" }])).status).toBe(202);
     const active = await until("walk", (a) => a.status === "ACTIVE");
@@ -77,10 +90,11 @@ describe.each(DATABASE_KINDS)("account lifecycle on %s", (kind) => {
     // kubeconfigAgent: agents read the kubeconfig from that file and get no contents.
     const put = await call(hub, "PUT", "/armory/accounts/dynamic", { name: "walk", kubeconfigContents: SECRET_KUBECONFIG, kubeconfigAgent: "/agent/kube", zoneId: "zone-w" });
     expect(put.status).toBe(202);
-    const saved = await waitFor(
-      async () => agent.received.filter((m) => m.msg.case === "saveAccounts"),
-      (list) => list.some((m) => m.msg.case === "saveAccounts" && m.msg.value.assignments.some((a) => a.account?.config?.kubeconfigFile === "/agent/kube")),
-    );
+    const saved = await eventually(async () => {
+      const list = agent.received.filter((m) => m.msg.case === "saveAccounts");
+      expect(list.some((m) => m.msg.case === "saveAccounts" && m.msg.value.assignments.some((a) => a.account?.config?.kubeconfigFile === "/agent/kube"))).toBe(true);
+      return list;
+    });
     const pushed = saved.flatMap((m) => (m.msg.case === "saveAccounts" ? m.msg.value.assignments : [])).find((a) => a.account?.config?.kubeconfigFile === "/agent/kube");
     expect(pushed?.account?.config).toBeDefined();
     expect(pushed?.account?.config).not.toHaveProperty("kubeconfigContents");

@@ -6,7 +6,9 @@ import { prefixEnd } from "../../src/store/account-filter.js";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 import { connectTestAgent, type TestAgent } from "../hub/support/test-agent.js";
-import { call, detailFields, expectError, insertAccount, waitFor } from "./support.js";
+import { detailFields, expectError, insertAccount } from "./support.js";
+import { call } from "../support/rest.js";
+import { eventually } from "../support/eventually.js";
 
 interface Page {
   items: { name: string; status: string; zoneId: string; source: string }[];
@@ -120,10 +122,11 @@ describe.each(DATABASE_KINDS)("list filters on %s", (kind) => {
       connectTestAgent({ target, agentId: "ag-none", zoneId: "" }),
     ];
     await Promise.all(agents.map((a) => a.waitFor("welcome")));
-    const all = await waitFor(
-      async () => (await call(hub, "GET", "/armory/agents")).json as Record<string, unknown>[],
-      (list) => list.length === 3,
-    );
+    const all = await eventually(async () => {
+      const list = (await call(hub, "GET", "/armory/agents")).json as Record<string, unknown>[];
+      expect(list).toHaveLength(3);
+      return list;
+    });
     expect(all.find((a) => a.agentId === "ag-a")).toMatchObject({ zoneId: "a", version: "1.2.3", labels: { team: "blue", tier: "gold" } });
     expect(all.find((a) => a.agentId === "ag-b")).toMatchObject({ version: "", labels: {} });
     const zoneA = (await call(hub, "GET", "/armory/agents?zoneId=a")).json as { agentId: string }[];

@@ -4,7 +4,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accountRow, call, insertAccount, seedClouddriver, waitFor } from "../accounts/support.js";
+import { accountRow, insertAccount, seedClouddriver } from "../accounts/support.js";
+import { call } from "../support/rest.js";
+import { eventually } from "../support/eventually.js";
 import { connectTestAgent, type TestAgent } from "../hub/support/test-agent.js";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
@@ -66,7 +68,7 @@ describe.each(DATABASE_KINDS)("agent-hub accounts/agents on %s", (kind) => {
 
   it("activate with no agent → ORPHANED; get shows it; --dry-run changes nothing; deactivate, migrate, delete", async () => {
     expect((await cli("accounts", "activate", "cli-a", "cli-b")).code).toBe(0);
-    await waitFor(() => status("cli-a"), (s) => s === "ORPHANED");
+    await eventually(async () => expect(await status("cli-a")).toBe("ORPHANED"));
     const got = await cli("accounts", "get", "cli-a", "--json");
     expect(JSON.parse(got.stdout)).toMatchObject({ name: "cli-a", status: "ORPHANED", zoneId: "z1" });
     expect(JSON.parse(got.stdout).lastAssignmentMsg).toContain("z1");
@@ -77,12 +79,12 @@ describe.each(DATABASE_KINDS)("agent-hub accounts/agents on %s", (kind) => {
     expect(await accountRow(hub.app.database, "cli-b")).toBeDefined();
 
     expect((await cli("accounts", "deactivate", "cli-a")).code).toBe(0);
-    await waitFor(() => status("cli-a"), (s) => s === "INACTIVE");
+    await eventually(async () => expect(await status("cli-a")).toBe("INACTIVE"));
     const migrated = await cli("accounts", "migrate", "cli-legacy", "--zone", "z1");
     expect(migrated.code, migrated.stderr).toBe(0);
     expect(await accountRow(hub.app.database, "cli-legacy")).toMatchObject({ origin: "migrated", zoneId: "z1" });
     expect((await cli("accounts", "delete", "cli-b")).code).toBe(0);
-    await waitFor(() => call(hub, "GET", "/armory/accounts/cli-b"), (a) => a.status === 404);
+    await eventually(async () => expect((await call(hub, "GET", "/armory/accounts/cli-b")).status).toBe(404));
     const unknown = await cli("accounts", "delete", "cli-nobody");
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("cli-nobody");
@@ -95,10 +97,11 @@ describe.each(DATABASE_KINDS)("agent-hub accounts/agents on %s", (kind) => {
 
     agent = connectTestAgent({ target: hub.url.replace("http://", ""), agentId: "cli-agent", zoneId: "z1", version: "2.0.1", labels: { team: "t" } });
     await agent.waitFor("welcome");
-    const listed = await waitFor(
-      () => cli("agents", "--zone", "z1"),
-      (r) => r.stdout.includes("cli-agent"),
-    );
+    const listed = await eventually(async () => {
+      const r = await cli("agents", "--zone", "z1");
+      expect(r.stdout).toContain("cli-agent");
+      return r;
+    });
     const [row] = rows(listed.stdout);
     expect(row!.slice(0, 2)).toEqual(["cli-agent", "z1"]);
     expect(row).toContain("2.0.1");

@@ -2,7 +2,7 @@
 // GET /armory/accounts/{accountId}/history (design section 14, the audit history), which issue #10
 // adds: until that is merged, the hub answers 404 and this file fails.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call } from "../accounts/support.js";
+import { call } from "../support/rest.js";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 import { rows, runCli } from "./support.js";

@@ -8,7 +8,9 @@ import { createAutoscan } from "../../src/clouddriver/autoscan.js";
 import type { AccountChange } from "../../src/hub/reconciler.js";
 import { createLogger } from "../../src/log/logger.js";
 import { connectFakeAgent, type FakeAgent } from "../accounts/fake-agent.js";
-import { accountRow, call, waitFor } from "../accounts/support.js";
+import { accountRow } from "../accounts/support.js";
+import { call } from "../support/rest.js";
+import { eventually } from "../support/eventually.js";
 import { DATABASE_KINDS, POSTGRES_URL, type DatabaseKind } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 import { createClouddriverTable, uniqueSchema, type ClouddriverTable } from "./support.js";
@@ -53,10 +55,11 @@ function autoscanSuite(kind: DatabaseKind) {
     });
     state.cd = await createClouddriverTable(state.hub.app.database, cdSchema);
     state.agent = connectFakeAgent(state.hub.url, "agent-1", "zone-a");
-    await waitFor(
-      async () => (await call(state.hub, "GET", "/armory/agents")).json as unknown[],
-      (agents) => agents.length === 1,
-    );
+    await eventually(async () => {
+      const agents = (await call(state.hub, "GET", "/armory/agents")).json as unknown[];
+      expect(agents).toHaveLength(1);
+      return agents;
+    });
   });
   afterAll(async () => {
     await state.agent.close();
@@ -70,7 +73,12 @@ describe.each(DATABASE_KINDS)("autoscan on %s", (kind) => {
   const s = autoscanSuite(kind);
   const scan = () => s.hub.app.autoscan!.scanOnce();
   const show = async (name: string) => (await call(s.hub, "GET", `/armory/accounts/${name}`)).json as Shown;
-  const until = (name: string, ok: (a: Shown) => boolean) => waitFor(() => show(name), ok);
+  const until = (name: string, ok: (a: Shown) => boolean) =>
+    eventually(async () => {
+      const shown = await show(name);
+      expect(ok(shown), `${name}: ${JSON.stringify(shown)}`).toBe(true);
+      return shown;
+    });
 
   it("migrates and activates the rows handed to agents, at most batchSize per scan, in name order", async () => {
     const lastModified = await s.cd.put("agent-managed", { kubeconfigFile: "/k/agent" }, "kubernetes:agent");
@@ -114,10 +122,11 @@ describe.each(DATABASE_KINDS)("autoscan on %s", (kind) => {
 
     const lastModified = await s.cd.put("team-alpha", { kubeconfigFile: "/k/team-2", namespaces: ["ns-1"] });
     expect((await scan()).updated).toEqual(["team-alpha"]);
-    const pushed = await waitFor(
-      async () => lastSent(s.agent.received, "team-alpha"),
-      (sent) => (sent?.config as Record<string, unknown> | undefined)?.kubeconfigFile === "/k/team-2",
-    );
+    const pushed = await eventually(async () => {
+      const sent = lastSent(s.agent.received, "team-alpha");
+      expect((sent?.config as Record<string, unknown> | undefined)?.kubeconfigFile).toBe("/k/team-2");
+      return sent;
+    });
     expect(pushed).toMatchObject({ kind: "saveAccounts", config: { kubeconfigFile: "/k/team-2", namespaces: ["ns-1"], zoneId: "zone-a" } });
     expect(await show("team-alpha")).toMatchObject({ status: "ACTIVE", zoneId: "zone-a", config: { kubeconfigFile: "/k/team-2", zoneId: "zone-a" } });
     expect((await accountRow(s.hub.app.database, "team-alpha"))!.clouddriverLastModified).toBe(lastModified);
@@ -174,14 +183,12 @@ describe.each(DATABASE_KINDS)("autoscan on %s", (kind) => {
     await s.cd.remove("qa-1");
     expect((await scan()).deactivated).toEqual(["qa-1"]);
     // Scanned after the account was seen INACTIVE: that scan notes it gone (what lets it come back).
-    await waitFor(
-      async () => {
-        const seen = await show("qa-1");
-        await scan();
-        return seen;
-      },
-      (a) => a.status === "INACTIVE" && a.lastAssignmentMsg.includes("removed from Clouddriver's accounts table"),
-    );
+    await eventually(async () => {
+      const seen = await show("qa-1");
+      await scan();
+      expect(seen.status).toBe("INACTIVE");
+      expect(seen.lastAssignmentMsg).toContain("removed from Clouddriver's accounts table");
+    });
     await s.cd.put("qa-1", { kubeconfigFile: "/k/qa-back" });
     expect((await scan()).activated).toEqual(["qa-1"]);
     expect(await until("qa-1", (a) => a.status === "ACTIVE")).toMatchObject({ status: "ACTIVE", config: { kubeconfigFile: "/k/qa-back" } });

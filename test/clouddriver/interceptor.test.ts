@@ -3,20 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConnectResponse } from "../../gen/agenthub/v1/agent_pb.js";
 import { connectFakeAgent, type FakeAgent } from "../accounts/fake-agent.js";
-import {
-  SECRET_KUBECONFIG,
-  SECRET_TOKEN,
-  accountRow,
-  accountRows,
-  call,
-  detailFields,
-  detailNames,
-  expectError,
-  insertAccount,
-  seedClouddriver,
-  setStatus,
-  waitFor,
-} from "../accounts/support.js";
+import { accountRow, accountRows, detailFields, detailNames, expectError, insertAccount, seedClouddriver, setStatus } from "../accounts/support.js";
+import { SECRET_KUBECONFIG, SECRET_TOKEN, call } from "../support/rest.js";
+import { eventually } from "../support/eventually.js";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 
@@ -44,10 +33,11 @@ describe.each(DATABASE_KINDS)("interceptor on %s", (kind) => {
   beforeAll(async () => {
     hub = await startTestHub(kind, { "interceptor.enabled": true });
     agent = connectFakeAgent(hub.url, "agent-i", "zone-i");
-    await waitFor(
-      async () => (await call(hub, "GET", "/armory/agents")).json as unknown[],
-      (agents) => agents.length === 1,
-    );
+    await eventually(async () => {
+      const agents = (await call(hub, "GET", "/armory/agents")).json as unknown[];
+      expect(agents).toHaveLength(1);
+      return agents;
+    });
   });
   afterAll(async () => {
     await agent.close();
@@ -56,7 +46,12 @@ describe.each(DATABASE_KINDS)("interceptor on %s", (kind) => {
 
   const db = () => hub.app.database;
   const show = async (name: string) => (await call(hub, "GET", `/armory/accounts/${name}`)).json as Shown;
-  const until = (name: string, ok: (a: Shown) => boolean) => waitFor(() => show(name), ok);
+  const until = (name: string, ok: (a: Shown) => boolean) =>
+    eventually(async () => {
+      const shown = await show(name);
+      expect(ok(shown), `${name}: ${JSON.stringify(shown)}`).toBe(true);
+      return shown;
+    });
   /** Every row of the hub's accounts table, to prove a refused request wrote nothing. */
   const everything = async () => JSON.stringify(await accountRows(db()));
 
@@ -86,10 +81,11 @@ describe.each(DATABASE_KINDS)("interceptor on %s", (kind) => {
     const answer = await call(hub, "PUT", "/credentials", { type: "kubernetes", name: "icpt-1", kubeconfigFile: "/k/new" });
     expect(answer.status, answer.text).toBe(200);
     expect(answer.json).toEqual({ type: "kubernetes", name: "icpt-1", kubeconfigFile: "/k/new" });
-    const pushed = await waitFor(
-      async () => lastSent(agent.received, "icpt-1"),
-      (sent) => sent?.config.kubeconfigFile === "/k/new",
-    );
+    const pushed = await eventually(async () => {
+      const sent = lastSent(agent.received, "icpt-1");
+      expect(sent?.config.kubeconfigFile).toBe("/k/new");
+      return sent;
+    });
     expect(pushed?.kind).toBe("saveAccounts");
     expect(pushed?.config.kubeconfigContents).toBeUndefined();
     expect(await until("icpt-1", (a) => a.status === "ACTIVE")).toMatchObject({ status: "ACTIVE", config: { kubeconfigFile: "/k/new" } });

@@ -3,7 +3,9 @@
 // everything else keeps working, autoscan's timer keeps ticking harmlessly and picks rows up once
 // the table appears. The interceptor is off here, as by default.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { accountRow, accountRows, call, detailNames, expectError, waitFor } from "../accounts/support.js";
+import { accountRow, accountRows, detailNames, expectError } from "../accounts/support.js";
+import { call } from "../support/rest.js";
+import { eventually } from "../support/eventually.js";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 import { createClouddriverTable, uniqueSchema, type ClouddriverTable } from "./support.js";
@@ -42,10 +44,7 @@ describe.each(DATABASE_KINDS)("without Clouddriver's table on %s", (kind) => {
     expect((await call(hub, "GET", "/agents/kubernetes/accounts/nobody")).json).toEqual({});
     expect((await call(hub, "GET", "/armory/agents")).status).toBe(200);
     expect((await call(hub, "DELETE", "/armory/accounts", ["made-here"])).status).toBe(202);
-    await waitFor(
-      () => call(hub, "GET", "/armory/accounts/made-here"),
-      (a) => a.status === 404,
-    );
+    await eventually(async () => expect((await call(hub, "GET", "/armory/accounts/made-here")).status).toBe(404));
     // Autoscan's 100 ms timer has been ticking on the missing table meanwhile; the hub still answers.
     expect((await call(hub, "GET", "/armory/accounts")).status).toBe(200);
   });
@@ -61,10 +60,11 @@ describe.each(DATABASE_KINDS)("without Clouddriver's table on %s", (kind) => {
     cd = await createClouddriverTable(hub.app.database, schema);
     await cd.put("found-by-timer", { kubeconfigFile: "/k" }, "kubernetes:agent");
     // No agent is connected, so activation ends ORPHANED: proof that the tick also activated it.
-    const shown = await waitFor(
-      async () => (await call(hub, "GET", "/armory/accounts/found-by-timer")).json as { status: string; lastAssignmentMsg: string },
-      (a) => a.status === "ORPHANED",
-    );
+    const shown = await eventually(async () => {
+      const a = (await call(hub, "GET", "/armory/accounts/found-by-timer")).json as { status: string; lastAssignmentMsg: string };
+      expect(a.status).toBe("ORPHANED");
+      return a;
+    });
     expect(shown.status).toBe("ORPHANED");
     expect(await accountRow(hub.app.database, "found-by-timer")).toMatchObject({ origin: "autoscan" });
 

@@ -6,7 +6,8 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectFakeAgent, type FakeAgent } from "../accounts/fake-agent.js";
-import { SECRET_KUBECONFIG, call, waitFor } from "../accounts/support.js";
+import { SECRET_KUBECONFIG, call } from "../support/rest.js";
+import { eventually } from "../support/eventually.js";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
 import { createClouddriverTable, uniqueSchema, type ClouddriverTable } from "./support.js";
@@ -41,10 +42,11 @@ describe.each(DATABASE_KINDS)("Clouddriver's table stays read-only on %s", (kind
     await cd.put("ro-aws", { accountId: "1" }, "aws");
     await cd.guard();
     agent = connectFakeAgent(hub.url, "agent-ro", "zone-ro");
-    await waitFor(
-      async () => (await call(hub, "GET", "/armory/agents")).json as unknown[],
-      (agents) => agents.length === 1,
-    );
+    await eventually(async () => {
+      const agents = (await call(hub, "GET", "/armory/agents")).json as unknown[];
+      expect(agents).toHaveLength(1);
+      return agents;
+    });
   });
   afterAll(async () => {
     await agent.close();
@@ -53,7 +55,12 @@ describe.each(DATABASE_KINDS)("Clouddriver's table stays read-only on %s", (kind
   });
 
   const show = async (name: string) => (await call(hub, "GET", `/armory/accounts/${name}`)).json as Shown;
-  const until = (name: string, ok: (a: Shown) => boolean) => waitFor(() => show(name), ok);
+  const until = (name: string, ok: (a: Shown) => boolean) =>
+    eventually(async () => {
+      const shown = await show(name);
+      expect(ok(shown), `${name}: ${JSON.stringify(shown)}`).toBe(true);
+      return shown;
+    });
   const scan = () => hub.app.autoscan!.scanOnce();
 
   it("the guard itself works: a write that is not Clouddriver's is recorded and skipped", async () => {
@@ -100,20 +107,16 @@ describe.each(DATABASE_KINDS)("Clouddriver's table stays read-only on %s", (kind
     const before = await cd.snapshot();
 
     expect(await scan()).toMatchObject({ updated: ["ro-agent-2"], deactivated: ["ro-team-x"] });
-    await waitFor(
-      async () => {
-        await scan();
-        return show("ro-team-x");
-      },
-      (a) => a.status === "INACTIVE" && a.lastAssignmentMsg.includes("removed from Clouddriver's accounts table"),
-    );
+    await eventually(async () => {
+      await scan();
+      const shown = await show("ro-team-x");
+      expect(shown.status).toBe("INACTIVE");
+      expect(shown.lastAssignmentMsg).toContain("removed from Clouddriver's accounts table");
+    });
     expect((await call(hub, "PATCH", "/armory/accounts", [{ name: "ro-agent-2", state: "INACTIVE" }])).status).toBe(202);
     await until("ro-agent-2", (a) => a.status === "INACTIVE");
     expect((await call(hub, "DELETE", "/armory/accounts", ["ro-team-x", "ro-icpt"])).status).toBe(202);
-    await waitFor(
-      () => call(hub, "GET", "/armory/accounts/ro-team-x"),
-      (a) => a.status === 404,
-    );
+    await eventually(async () => expect((await call(hub, "GET", "/armory/accounts/ro-team-x")).status).toBe(404));
     await scan();
 
     expect(await cd.snapshot()).toEqual(before);

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
 import { POSTGRES_URL } from "../support/databases.js";
 import { startCluster, type Cluster } from "../replicas/support/cluster.js";
-import { rest } from "../replicas/support/replica-process.js";
+import { call } from "../support/rest.js";
 import { connectRoamingAgent, type RoamingAgent } from "../replicas/support/roaming-agent.js";
 
 const ACCOUNTS = 60;
@@ -50,7 +50,7 @@ describe("hub faults during activation (PostgreSQL)", () => {
     for (let i = 0; i < AGENTS; i++) agents.push(connectRoamingAgent([hub!.target], { agentId: `fa-${i}`, zoneId: "fz" }));
     for (const a of agents) await a.current.waitFor("welcome", undefined, 15_000);
     const names = Array.from({ length: ACCOUNTS }, (_, i) => `fault-${i}`);
-    expect((await rest(hub!.url, "POST", "/armory/accounts/dynamic", names.map((name) => ({ name, zoneId: "fz", kubeconfigFile: `/k/${name}` })))).status).toBe(202);
+    expect((await call(hub!.url, "POST", "/armory/accounts/dynamic", names.map((name) => ({ name, zoneId: "fz", kubeconfigFile: `/k/${name}` })))).status).toBe(202);
     return { url: hub!.url, names };
   }
 
@@ -61,7 +61,7 @@ describe("hub faults during activation (PostgreSQL)", () => {
     const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
     let killed = 0;
     try {
-      expect((await rest(url, "PATCH", "/armory/accounts/dynamic", names.map((name) => ({ name, state: "ACTIVE" })))).status).toBe(202);
+      expect((await call(url, "PATCH", "/armory/accounts/dynamic", names.map((name) => ({ name, state: "ACTIVE" })))).status).toBe(202);
       for (let round = 0; round < 3; round++) {
         const cut = await admin<{ pid: number }[]>`SELECT pg_terminate_backend(pid) AS pid FROM pg_stat_activity WHERE application_name = ${appName}`;
         killed += cut.length;
@@ -80,7 +80,7 @@ describe("hub faults during activation (PostgreSQL)", () => {
   it("SIGTERM during activation: after the restart every account is ACTIVE", async () => {
     const { url, names } = await setUp({});
     const c = cluster!;
-    expect((await rest(url, "PATCH", "/armory/accounts/dynamic", names.map((name) => ({ name, state: "ACTIVE" })))).status).toBe(202);
+    expect((await call(url, "PATCH", "/armory/accounts/dynamic", names.map((name) => ({ name, state: "ACTIVE" })))).status).toBe(202);
     const statusesAtStop = await c.statuses();
     await c.replicas[0]!.stop();
     const active = [...statusesAtStop.values()].filter((st) => st === "ACTIVE").length;

@@ -2,7 +2,8 @@ import { createServer, type AddressInfo } from "node:net";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
-import { rest, startReplica, type ReplicaProcess } from "../replicas/support/replica-process.js";
+import { startReplica, type ReplicaProcess } from "../replicas/support/replica-process.js";
+import { call } from "../support/rest.js";
 import { connectRoamingAgent, type RoamingAgent } from "../replicas/support/roaming-agent.js";
 import { postgresBin, startPgCluster, type PgCluster } from "./support/pg-cluster.js";
 
@@ -45,8 +46,8 @@ describe("a PostgreSQL restart during activation", () => {
     for (let i = 0; i < 3; i++) agents.push(connectRoamingAgent([hub.target], { agentId: `pr-${i}`, zoneId: "pr" }));
     for (const a of agents) await a.current.waitFor("welcome", undefined, 15_000);
     const names = Array.from({ length: ACCOUNTS }, (_, i) => `restart-${i}`);
-    expect((await rest(hub.url, "POST", "/armory/accounts/dynamic", names.map((name) => ({ name, zoneId: "pr", kubeconfigFile: `/k/${name}` })))).status).toBe(202);
-    expect((await rest(hub.url, "PATCH", "/armory/accounts/dynamic", names.map((name) => ({ name, state: "ACTIVE" })))).status).toBe(202);
+    expect((await call(hub.url, "POST", "/armory/accounts/dynamic", names.map((name) => ({ name, zoneId: "pr", kubeconfigFile: `/k/${name}` })))).status).toBe(202);
+    expect((await call(hub.url, "PATCH", "/armory/accounts/dynamic", names.map((name) => ({ name, state: "ACTIVE" })))).status).toBe(202);
     const t0 = Date.now();
     await pg.restart();
     const downMs = Date.now() - t0;

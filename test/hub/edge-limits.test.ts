@@ -114,7 +114,7 @@ describe.each(DATABASE_KINDS)("edge limits on %s", (kind) => {
     await eventually(async () => expect((await s.account("o-acc")).status).toBe("ACTIVE"));
     const res = await s.rest("POST", "/armory/operations", { account: "o-acc", kind: "get", payload: {} });
     expect(res.status).toBe(200);
-    const body = res.body as { message: string; result: Record<string, unknown> };
+    const body = res.json as { message: string; result: Record<string, unknown> };
     expect(body.message.startsWith("bad z")).toBe(true);
     expect(body.message).toHaveLength(1024);
     expect(body.result).toEqual({ k: "vw" });
@@ -141,12 +141,12 @@ describe.each(DATABASE_KINDS)("edge limits on %s", (kind) => {
     const many = Array.from({ length: 1001 }, (_, i) => definition(`many-${i}`));
     const created = await s.rest("POST", "/armory/accounts/dynamic", many);
     expect(created.status).toBe(400);
-    expect(JSON.stringify(created.body)).toContain("at most 1000");
+    expect(JSON.stringify(created.json)).toContain("at most 1000");
     const patched = await s.rest("PATCH", "/armory/accounts/dynamic", many.map((d) => ({ name: d.name, state: "ACTIVE" })));
     expect(patched.status).toBe(400);
     const deleted = await s.rest("DELETE", "/armory/accounts", many.map((d) => d.name));
     expect(deleted.status).toBe(400);
-    expect(JSON.stringify(deleted.body)).toContain("at most 1000");
+    expect(JSON.stringify(deleted.json)).toContain("at most 1000");
     expect((await tableCounts(s)).accounts).toBe(0);
     const ok = await s.rest("POST", "/armory/accounts/dynamic", many.slice(0, 1000));
     expect(ok.status).toBe(202);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { definition, useScenario, type Scenario } from "./support/hub-scenario.js";
 import { eventually } from "../support/eventually.js";
+import { createManualClock } from "../support/manual-clock.js";
 
 interface OperationAnswerJson {
   operationId: string;
@@ -21,7 +22,9 @@ async function activeWith(s: Scenario, name: string, agents: number) {
 }
 
 describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
-  const scenario = useScenario(kind);
+  // operationTimeout runs on this clock: the test moves it.
+  const clock = createManualClock();
+  const scenario = useScenario(kind, {}, clock);
 
   it("sends operations round-robin to the operations-role holders and returns the agent's answer", async () => {
     const s = scenario();
@@ -35,7 +38,7 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     for (let i = 0; i < 4; i++) {
       const res = await s.rest("POST", "/armory/operations", { account: "ops-1", kind: "deploy", payload: { manifest: { kind: "Pod" }, n: i } });
       expect(res.status).toBe(200);
-      answers.push(res.body as OperationAnswerJson);
+      answers.push(res.json as OperationAnswerJson);
     }
     expect(answers.map((a) => a.agentId)).toEqual([operators[0], operators[1], operators[0], operators[1]]);
     expect(answers.map((a) => a.agentId)).not.toContain(caching);
@@ -60,7 +63,7 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     await activeWith(s, "ops-solo", 1);
     const res = await s.rest("POST", "/armory/operations", { account: "ops-solo", kind: "get", payload: {} });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ agentId: "solo-1", outcome: "OK" });
+    expect(res.json).toMatchObject({ agentId: "solo-1", outcome: "OK" });
   });
 
   it("returns an operation that failed on the cluster as an answer, over Connect as well as REST", async () => {
@@ -83,14 +86,19 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
 
   it("answers 504 when the agent does not answer within operationTimeout", async () => {
     const s = scenario();
-    await s.connect({ agentId: "slow-1", zoneId: "s", onOperation: () => "silent" });
+    const slow = await s.connect({ agentId: "slow-1", zoneId: "s", onOperation: () => "silent" });
     await s.createActive(definition("ops-slow", "s"));
     await activeWith(s, "ops-slow", 1);
-    const started = Date.now();
-    const res = await s.rest("POST", "/armory/operations", { account: "ops-slow", kind: "deploy", payload: {} });
+    let answered = false;
+    const pending = s.rest("POST", "/armory/operations", { account: "ops-slow", kind: "deploy", payload: {} }).finally(() => (answered = true));
+    await slow.waitFor("operation");
+    // operationTimeout is 400ms of the test's clock.
+    await clock.advance(399);
+    expect(answered).toBe(false);
+    await clock.advance(1);
+    const res = await pending;
     expect(res.status).toBe(504);
-    expect(res.body).toMatchObject({ code: "deadline_exceeded", message: expect.stringContaining("did not answer operation") });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect(res.json).toMatchObject({ code: "deadline_exceeded", message: expect.stringMatching(/did not answer operation .* within 400ms/) });
   });
 
   it("answers 503 when no agent holds the account and 404 for an unknown account", async () => {
@@ -99,14 +107,14 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     await eventually(async () => expect((await s.account("ops-orphan")).status).toBe("ORPHANED"));
     const orphan = await s.rest("POST", "/armory/operations", { account: "ops-orphan", kind: "deploy", payload: {} });
     expect(orphan.status).toBe(503);
-    expect(orphan.body).toMatchObject({ code: "unavailable", message: "account ops-orphan is ORPHANED; no agent serves it" });
+    expect(orphan.json).toMatchObject({ code: "unavailable", message: "account ops-orphan is ORPHANED; no agent serves it" });
 
     expect((await s.rest("POST", "/armory/accounts/dynamic", definition("ops-off"))).status).toBe(202);
     expect((await s.rest("POST", "/armory/operations", { account: "ops-off", kind: "x", payload: {} })).status).toBe(503);
 
     const unknown = await s.rest("POST", "/armory/operations", { account: "no-such-account", kind: "deploy", payload: {} });
     expect(unknown.status).toBe(404);
-    expect(unknown.body).toMatchObject({ code: "not_found", message: "account no-such-account not found" });
+    expect(unknown.json).toMatchObject({ code: "not_found", message: "account no-such-account not found" });
   });
 
   it("answers 504 when the agent disconnects before answering and does not come back within operationTimeout", async () => {
@@ -119,6 +127,6 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     agent.cancel();
     const res = await pending;
     expect(res.status).toBe(504);
-    expect(res.body).toMatchObject({ code: "deadline_exceeded", message: expect.stringContaining("agent drop-1 disconnected before answering operation") });
+    expect(res.json).toMatchObject({ code: "deadline_exceeded", message: expect.stringContaining("agent drop-1 disconnected before answering operation") });
   });
 });

@@ -40,7 +40,7 @@ describe.each(DATABASE_KINDS)("static accounts on %s", (kind) => {
     });
     expect(await s.row("st-one")).toMatchObject({ origin: "static", source: "static-agent-config" });
     const list = await s.rest("GET", "/armory/accounts");
-    expect((list.body as { items: { name: string }[] }).items.map((i) => i.name)).toEqual(["st-one", "st-two"]);
+    expect((list.json as { items: { name: string }[] }).items.map((i) => i.name)).toEqual(["st-one", "st-two"]);
     const [listed] = await s.agentList();
     expect(listed).toMatchObject({ agentId: "st-a-1", accounts: 2, caching: 2 });
   });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
 import { connectTestAgent, type TestAgent } from "../hub/support/test-agent.js";
 import { startCluster, type Cluster } from "./support/cluster.js";
-import { rest } from "./support/replica-process.js";
+import { call } from "../support/rest.js";
 
 /**
  * Design section 11: "No account may be held by two caching agents at once". Two replicas race
@@ -29,7 +29,7 @@ describe("two replicas racing to assign the same accounts", () => {
     const names = Array.from({ length: 90 }, (_, i) => `race-${String(i).padStart(2, "0")}`);
     const pinned = (i: number) => i % 3 !== 0;
     expect(
-      (await rest(a.url, "POST", "/armory/accounts/dynamic", names.map((name, i) => ({ name, kubeconfigFile: `/k/${name}`, ...(pinned(i) ? { zoneId: "zc" } : {}) })))).status,
+      (await call(a.url, "POST", "/armory/accounts/dynamic", names.map((name, i) => ({ name, kubeconfigFile: `/k/${name}`, ...(pinned(i) ? { zoneId: "zc" } : {}) })))).status,
     ).toBe(202);
 
     // Agent-side: how many agents believe they cache an account, sampled all along.
@@ -55,7 +55,7 @@ describe("two replicas racing to assign the same accounts", () => {
     const patches: Promise<{ status: number }>[] = [];
     for (let i = 0; i < names.length; i += 10) {
       const body = names.slice(i, i + 10).map((name) => ({ name, state: "ACTIVE" }));
-      patches.push(rest(a.url, "PATCH", "/armory/accounts/dynamic", body), rest(b.url, "PATCH", "/armory/accounts/dynamic", body));
+      patches.push(call(a.url, "PATCH", "/armory/accounts/dynamic", body), call(b.url, "PATCH", "/armory/accounts/dynamic", body));
     }
     await connecting;
     for (const res of await Promise.all(patches)) expect(res.status).toBe(202);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectTestAgent, type TestAgent } from "../hub/support/test-agent.js";
 import { eventually } from "../support/eventually.js";
 import { startCluster, type Cluster } from "./support/cluster.js";
-import { rest } from "./support/replica-process.js";
+import { call } from "../support/rest.js";
 
 /**
  * Design section 11: agents and REST clients may reach any replica. A write on replica A for an
@@ -27,25 +27,25 @@ describe("REST on one replica, agent on another", () => {
     const welcome = await agent.waitFor("welcome", undefined, 15_000);
     expect(welcome.hubId).toBe("xb");
 
-    expect((await rest(a.url, "POST", "/armory/accounts/dynamic", { name: "acct-x", zoneId: "zb", kubeconfigFile: "/k/x" })).status).toBe(202);
-    expect((await rest(a.url, "PATCH", "/armory/accounts/dynamic", [{ name: "acct-x", state: "ACTIVE" }])).status).toBe(202);
+    expect((await call(a.url, "POST", "/armory/accounts/dynamic", { name: "acct-x", zoneId: "zb", kubeconfigFile: "/k/x" })).status).toBe(202);
+    expect((await call(a.url, "PATCH", "/armory/accounts/dynamic", [{ name: "acct-x", state: "ACTIVE" }])).status).toBe(202);
     const add = await agent.waitFor("add", (m) => m.assignments.some((x) => x.name === "acct-x"), 15_000);
     expect(add.assignments.find((x) => x.name === "acct-x")?.caching).toBe(true);
 
     // The agent's OK comes back on B's stream; B's engine records it in the shared tables.
     await eventually(async () => {
-      const got = await rest(a.url, "GET", "/armory/accounts/acct-x");
-      expect(got.body).toMatchObject({ status: "ACTIVE", agents: [{ agentId: "agent-b-1", caching: true }] });
+      const got = await call(a.url, "GET", "/armory/accounts/acct-x");
+      expect(got.json).toMatchObject({ status: "ACTIVE", agents: [{ agentId: "agent-b-1", caching: true }] });
     }, 15_000);
 
-    const op = await rest(a.url, "POST", "/armory/operations", { account: "acct-x", kind: "deploy", payload: { n: 1 } });
+    const op = await call(a.url, "POST", "/armory/operations", { account: "acct-x", kind: "deploy", payload: { n: 1 } });
     expect(op.status).toBe(200);
-    expect(op.body).toMatchObject({ agentId: "agent-b-1", outcome: "OK", result: { echo: { n: 1 }, agent: "agent-b-1" } });
+    expect(op.json).toMatchObject({ agentId: "agent-b-1", outcome: "OK", result: { echo: { n: 1 }, agent: "agent-b-1" } });
     const received = agent.received.find((m) => m.kind === "operation");
     expect(received).toMatchObject({ account: "acct-x", opKind: "deploy" });
 
     // A later change made on A is pushed to the holder on B too.
-    expect((await rest(a.url, "PUT", "/armory/accounts/dynamic", { name: "acct-x", zoneId: "zb", kubeconfigFile: "/k/x2" })).status).toBe(202);
+    expect((await call(a.url, "PUT", "/armory/accounts/dynamic", { name: "acct-x", zoneId: "zb", kubeconfigFile: "/k/x2" })).status).toBe(202);
     await agent.waitFor("save", (m) => m.assignments.some((x) => x.name === "acct-x" && x.config.kubeconfigFile === "/k/x2"), 15_000);
   });
 
@@ -54,8 +54,8 @@ describe("REST on one replica, agent on another", () => {
     const old = connectTestAgent({ target: b.target, agentId: "mover", zoneId: "zm" });
     agents.push(old);
     await old.waitFor("welcome", undefined, 15_000);
-    expect((await rest(a.url, "POST", "/armory/accounts/dynamic", { name: "acct-m", zoneId: "zm", kubeconfigFile: "/k/m" })).status).toBe(202);
-    expect((await rest(a.url, "PATCH", "/armory/accounts/dynamic", [{ name: "acct-m", state: "ACTIVE" }])).status).toBe(202);
+    expect((await call(a.url, "POST", "/armory/accounts/dynamic", { name: "acct-m", zoneId: "zm", kubeconfigFile: "/k/m" })).status).toBe(202);
+    expect((await call(a.url, "PATCH", "/armory/accounts/dynamic", [{ name: "acct-m", state: "ACTIVE" }])).status).toBe(202);
     await eventually(async () => expect((await cluster.statuses()).get("acct-m")).toBe("ACTIVE"), 15_000);
 
     const statuses: string[] = [];

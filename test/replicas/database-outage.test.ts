@@ -4,7 +4,7 @@ import { eventually } from "../support/eventually.js";
 import { connectTestAgent, type TestAgent } from "../hub/support/test-agent.js";
 import { POSTGRES_URL } from "../support/databases.js";
 import { startCluster, type Cluster } from "./support/cluster.js";
-import { rest } from "./support/replica-process.js";
+import { call } from "../support/rest.js";
 
 /**
  * Issue 5 item 5, "PostgreSQL restart while running": every server connection of both replicas
@@ -35,8 +35,8 @@ describe("the database drops every connection of the replicas", () => {
     const agent = connectTestAgent({ target: b.target, agentId: "o-b1", zoneId: "zo" });
     agents.push(agent);
     await agent.waitFor("welcome", undefined, 15_000);
-    expect((await rest(a.url, "POST", "/armory/accounts/dynamic", [{ name: "before", zoneId: "zo", kubeconfigFile: "/k/b" }, { name: "after", zoneId: "zo", kubeconfigFile: "/k/a" }])).status).toBe(202);
-    expect((await rest(a.url, "PATCH", "/armory/accounts/dynamic", [{ name: "before", state: "ACTIVE" }])).status).toBe(202);
+    expect((await call(a.url, "POST", "/armory/accounts/dynamic", [{ name: "before", zoneId: "zo", kubeconfigFile: "/k/b" }, { name: "after", zoneId: "zo", kubeconfigFile: "/k/a" }])).status).toBe(202);
+    expect((await call(a.url, "PATCH", "/armory/accounts/dynamic", [{ name: "before", state: "ACTIVE" }])).status).toBe(202);
     await agent.waitFor("add", (m) => m.assignments.some((x) => x.name === "before"), 15_000);
 
     const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
@@ -73,13 +73,13 @@ describe("the database drops every connection of the replicas", () => {
     await agentOnB.waitFor("welcome", undefined, 15_000);
 
     // A request in flight when the connections dropped may fail; the replica itself goes on.
-    await eventually(async () => expect((await rest(a2.url, "PATCH", "/armory/accounts/dynamic", [{ name: "after", state: "ACTIVE" }])).status).toBe(202), 15_000);
+    await eventually(async () => expect((await call(a2.url, "PATCH", "/armory/accounts/dynamic", [{ name: "after", state: "ACTIVE" }])).status).toBe(202), 15_000);
     await agentOnB.waitFor("add", (m) => m.assignments.some((x) => x.name === "after"), 15_000);
     await eventually(async () => {
       const statuses = await cluster.statuses();
       expect([statuses.get("before"), statuses.get("after")]).toEqual(["ACTIVE", "ACTIVE"]);
     }, 15_000);
-    const op = await rest(a2.url, "POST", "/armory/operations", { account: "after", kind: "get", payload: {} });
+    const op = await call(a2.url, "POST", "/armory/operations", { account: "after", kind: "get", payload: {} });
     expect(op).toMatchObject({ status: 200, body: { agentId: agentOnB.agentId, outcome: "OK" } });
     // A replica that survived kept its agent's stream: no second welcome.
     if (!crashed.includes("ob")) expect(agent.received.filter((m) => m.kind === "welcome")).toHaveLength(1);

@@ -3,7 +3,7 @@ import { eventually } from "../support/eventually.js";
 import { connectTestAgent, type TestAgent } from "../hub/support/test-agent.js";
 import { POSTGRES_URL } from "../support/databases.js";
 import { startCluster, type Cluster } from "./support/cluster.js";
-import { rest } from "./support/replica-process.js";
+import { call } from "../support/rest.js";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
 
 const LEASE_TTL_MS = 2_000;
@@ -54,8 +54,8 @@ describe("a replica cut off from PostgreSQL", () => {
     agents.push(onA, onB);
     await onA.waitFor("welcome", undefined, 15_000);
     await onB.waitFor("welcome", undefined, 15_000);
-    expect((await rest(b.url, "POST", "/armory/accounts/dynamic", NAMES.map((name) => ({ name, zoneId: "zf", kubeconfigFile: `/k/${name}` })))).status).toBe(202);
-    expect((await rest(b.url, "PATCH", "/armory/accounts/dynamic", NAMES.map((name) => ({ name, state: "ACTIVE" })))).status).toBe(202);
+    expect((await call(b.url, "POST", "/armory/accounts/dynamic", NAMES.map((name) => ({ name, zoneId: "zf", kubeconfigFile: `/k/${name}` })))).status).toBe(202);
+    expect((await call(b.url, "PATCH", "/armory/accounts/dynamic", NAMES.map((name) => ({ name, state: "ACTIVE" })))).status).toBe(202);
     await eventually(async () => {
       const statuses = await cluster.statuses();
       expect(NAMES.map((n) => statuses.get(n))).toEqual(NAMES.map(() => "ACTIVE"));

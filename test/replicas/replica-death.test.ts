@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually.js";
 import { connectTestAgent } from "../hub/support/test-agent.js";
 import { startCluster, type Cluster } from "./support/cluster.js";
-import { rest } from "./support/replica-process.js";
+import { call } from "../support/rest.js";
 import { connectRoamingAgent, type RoamingAgent } from "./support/roaming-agent.js";
 
 const TRANSIENT = new Set(["TO_MIGRATE", "ACTIVATING", "TO_DEACTIVATE", "DEACTIVATING", "DELETING"]);
@@ -37,7 +37,7 @@ describe("a replica killed with -9", () => {
 
     const names = Array.from({ length: 60 }, (_, i) => `acct-${String(i).padStart(2, "0")}`);
     const zoneOf = (i: number) => (i % 3 === 0 ? undefined : i % 3 === 1 ? "z1" : "z2");
-    const created = await rest(
+    const created = await call(
       a.url,
       "POST",
       "/armory/accounts/dynamic",
@@ -49,12 +49,12 @@ describe("a replica killed with -9", () => {
     const activate = async (via: string, batch: string[]) => {
       const body = batch.map((name) => ({ name, state: "ACTIVE" }));
       try {
-        const res = await rest(via, "PATCH", "/armory/accounts/dynamic", body);
+        const res = await call(via, "PATCH", "/armory/accounts/dynamic", body);
         if (res.status === 202) return;
       } catch {
         // The replica died under the request.
       }
-      expect((await rest(a.url, "PATCH", "/armory/accounts/dynamic", body)).status).toBe(202);
+      expect((await call(a.url, "PATCH", "/armory/accounts/dynamic", body)).status).toBe(202);
     };
 
     const batches: string[][] = [];

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCachingWatch } from "../hub/support/caching-watch.js";
 import { eventually } from "../support/eventually.js";
 import { startCluster, type Cluster } from "./support/cluster.js";
-import { rest } from "./support/replica-process.js";
+import { call } from "../support/rest.js";
 import { connectRoamingAgent, type RoamingAgent } from "./support/roaming-agent.js";
 
 const ZONES = ["t1", "t2", "t3"];
@@ -58,7 +58,7 @@ describe("three replicas, one killed with -9 under load", () => {
     for (const agent of agents) await agent.current.waitFor("welcome", undefined, 15_000);
     const zoneOf = (i: number) => (i % 4 === 3 ? undefined : ZONES[i % 3]);
     expect(
-      (await rest(a.url, "POST", "/armory/accounts/dynamic", NAMES.map((name, i) => ({ name, kubeconfigFile: `/k/${name}`, ...(zoneOf(i) === undefined ? {} : { zoneId: zoneOf(i) }) }))))
+      (await call(a.url, "POST", "/armory/accounts/dynamic", NAMES.map((name, i) => ({ name, kubeconfigFile: `/k/${name}`, ...(zoneOf(i) === undefined ? {} : { zoneId: zoneOf(i) }) }))))
         .status,
     ).toBe(202);
 
@@ -74,7 +74,7 @@ describe("three replicas, one killed with -9 under load", () => {
       }
       const body = NAMES.slice(i, i + 10).map((name) => ({ name, state: "ACTIVE" }));
       const sent = killedAt !== 0 && via === c ? a : via;
-      expect((await rest(sent.url, "PATCH", "/armory/accounts/dynamic", body)).status).toBe(202);
+      expect((await call(sent.url, "PATCH", "/armory/accounts/dynamic", body)).status).toBe(202);
     }
 
     await eventually(async () => {

@@ -65,7 +65,7 @@ describe.each(DATABASE_KINDS)("/metrics on %s", (kind) => {
 
     // What REST shows, and what the scrape must agree with.
     const agents = await s.agentList();
-    const list = (await s.rest("GET", "/armory/accounts?limit=1000")).body as { items: AccountJson[]; total: number };
+    const list = (await s.rest("GET", "/armory/accounts?limit=1000")).json as { items: AccountJson[]; total: number };
     const byStatus = new Map<string, number>();
     for (const a of list.items) byStatus.set(a.status, (byStatus.get(a.status) ?? 0) + 1);
     expect(Object.fromEntries(byStatus)).toEqual({ ACTIVE: 4, FAILED: 1, ORPHANED: 1, INACTIVE: 1 });

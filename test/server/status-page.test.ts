@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, waitFor } from "../accounts/support.js";
+import { call } from "../support/rest.js";
+import { eventually } from "../support/eventually.js";
 import { connectTestAgent, type TestAgent } from "../hub/support/test-agent.js";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { startTestHub, type TestHub } from "../support/hub.js";
@@ -57,7 +58,7 @@ describe.each(DATABASE_KINDS)("status page on %s", (kind) => {
     const names = ["ui-ok", "ui-bad", "ui-lone"];
     expect((await call(hub, "PATCH", "/armory/accounts", names.map((name) => ({ name, state: "ACTIVE" })))).status).toBe(202);
     const final = { "ui-ok": "ACTIVE", "ui-bad": "FAILED", "ui-lone": "ORPHANED" } as const;
-    for (const [name, want] of Object.entries(final)) expect(await waitFor(() => status(name), (s) => s === want)).toBe(want);
+    for (const [name, want] of Object.entries(final)) await eventually(async () => expect(await status(name)).toBe(want));
     page = await browser.newPage();
     await page.goto(`${hub.url}/ui?refresh=300`);
     // Polled through locators: the page's CSP forbids evaluating strings, and this project has Node's types, not the DOM's.
@@ -112,7 +113,7 @@ describe.each(DATABASE_KINDS)("status page on %s", (kind) => {
     });
     await page.fill("#token", "ui-secret-token");
     await page.click("#token-form button");
-    await waitFor(async () => sent.length, (n) => n > 0);
+    await eventually(() => expect(sent.length).toBeGreaterThan(0));
     expect(sent[0]).toBe("Bearer ui-secret-token");
     const stored = await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage.getItem("agentHubToken"));
     expect(stored).toBe("ui-secret-token");

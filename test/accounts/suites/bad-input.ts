@@ -2,19 +2,8 @@
 // and neither the hub's accounts table nor Clouddriver's changed.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestHub } from "../../support/hub.js";
-import {
-  accountRow,
-  accountRows,
-  call,
-  clouddriverSnapshot,
-  detailFields,
-  detailNames,
-  expectError,
-  insertAccount,
-  rawRequest,
-  seedClouddriver,
-  type Answer,
-} from "../support.js";
+import { accountRow, accountRows, clouddriverSnapshot, detailFields, detailNames, expectError, insertAccount, seedClouddriver } from "../support.js";
+import { call, rawRequest, type Answer } from "../../support/rest.js";
 
 /** The `http.maxBodyBytes` the test hub must run with for the 413 tests. */
 export const MAX_BODY = 4096;

@@ -5,7 +5,8 @@ import { loadConfig } from "../../../src/config/config.js";
 import { createLogger } from "../../../src/log/logger.js";
 import { startApp, type HubApp } from "../../../src/server/app.js";
 import type { TestHub } from "../../support/hub.js";
-import { accountRows, call, clouddriverSnapshot, expectError, insertAccount, seedClouddriver } from "../support.js";
+import { accountRows, clouddriverSnapshot, expectError, insertAccount, seedClouddriver } from "../support.js";
+import { call } from "../../support/rest.js";
 
 /**
  * Registers the feature-flag tests. They run a second hub process with the flag off on the test

@@ -23,7 +23,8 @@ import { createLogger } from "../../../src/log/logger.js";
 import { httpStatusKey, type HttpStatusSlot } from "../../../src/rest/http-status.js";
 import type { Database } from "../../../src/store/database.js";
 import type { TestHub } from "../../support/hub.js";
-import { SECRETS, SECRET_KUBECONFIG, SECRET_PASSWORD, SECRET_TOKEN, accountRow, insertAccount, seedClouddriver } from "../support.js";
+import { accountRow, insertAccount, seedClouddriver } from "../support.js";
+import { SECRETS, SECRET_KUBECONFIG, SECRET_PASSWORD, SECRET_TOKEN } from "../../support/rest.js";
 
 type Service = ServiceImpl<typeof AccountsService>;
 

@@ -1,22 +1,8 @@
 // Every row of design section 8 (except operations) over REST with plain fetch, on both databases.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestHub } from "../../support/hub.js";
-import {
-  SECRET_KUBECONFIG,
-  SECRET_PASSWORD,
-  SECRET_TOKEN,
-  accountRow,
-  accountRows,
-  call,
-  clouddriverSnapshot,
-  detailFields,
-  detailNames,
-  expectError,
-  insertAccount,
-  insertAgent,
-  seedClouddriver,
-  setStatus,
-} from "../support.js";
+import { accountRow, accountRows, clouddriverSnapshot, detailFields, detailNames, expectError, insertAccount, insertAgent, seedClouddriver, setStatus } from "../support.js";
+import { SECRET_KUBECONFIG, SECRET_PASSWORD, SECRET_TOKEN, call } from "../../support/rest.js";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 

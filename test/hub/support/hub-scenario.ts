@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll } from "vitest";
 import type { DatabaseKind } from "../../support/databases.js";
 import { startTestHub, type TestHub } from "../../support/hub.js";
 import { eventually } from "../../support/eventually.js";
+import { call, type Answer } from "../../support/rest.js";
 import type { ManualClock } from "../../support/manual-clock.js";
 import { connectTestAgent, type TestAgent, type TestAgentOptions } from "./test-agent.js";
 
@@ -48,7 +49,8 @@ export interface Scenario {
   connect(options: Omit<TestAgentOptions, "target">): Promise<TestAgent>;
   /** Connects without waiting for welcome. */
   connectRaw(options: Omit<TestAgentOptions, "target">): TestAgent;
-  rest(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  /** `call` (test/support/rest.ts) to this hub. */
+  rest(method: string, path: string, body?: unknown): Promise<Answer>;
   /** POST /armory/accounts/dynamic then PATCH ACTIVE. */
   createActive(definition: Record<string, unknown>): Promise<void>;
   account(name: string): Promise<AccountJson>;
@@ -72,15 +74,7 @@ export async function startScenario(kind: DatabaseKind, overrides: Record<string
   const agents: TestAgent[] = [];
   const rows = <T extends Record<string, unknown>>(query: ReturnType<typeof sql>) => hub.app.database.rows<T>(query);
 
-  const rest: Scenario["rest"] = async (method, path, body) => {
-    const res = await fetch(`${hub.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text === "" ? undefined : (JSON.parse(text) as unknown) };
-  };
+  const rest: Scenario["rest"] = (method, path, body) => call(hub, method, path, body);
 
   const scenario: Scenario = {
     hub,
@@ -99,19 +93,19 @@ export async function startScenario(kind: DatabaseKind, overrides: Record<string
     rest,
     async createActive(definition) {
       const created = await rest("POST", "/armory/accounts/dynamic", definition);
-      if (created.status !== 202) throw new Error(`create ${String(definition.name)}: ${created.status} ${JSON.stringify(created.body)}`);
+      if (created.status !== 202) throw new Error(`create ${String(definition.name)}: ${created.status} ${JSON.stringify(created.json)}`);
       const activated = await rest("PATCH", "/armory/accounts/dynamic", [{ name: definition.name, state: "ACTIVE" }]);
-      if (activated.status !== 202) throw new Error(`activate ${String(definition.name)}: ${activated.status} ${JSON.stringify(activated.body)}`);
+      if (activated.status !== 202) throw new Error(`activate ${String(definition.name)}: ${activated.status} ${JSON.stringify(activated.json)}`);
     },
     async account(name) {
       const got = await rest("GET", `/armory/accounts/${encodeURIComponent(name)}`);
-      if (got.status !== 200) throw new Error(`GET account ${name}: ${got.status} ${JSON.stringify(got.body)}`);
-      return got.body as AccountJson;
+      if (got.status !== 200) throw new Error(`GET account ${name}: ${got.status} ${JSON.stringify(got.json)}`);
+      return got.json as AccountJson;
     },
     async agentList() {
       const got = await rest("GET", "/armory/agents");
-      if (got.status !== 200) throw new Error(`GET agents: ${got.status} ${JSON.stringify(got.body)}`);
-      return got.body as AgentJson[];
+      if (got.status !== 200) throw new Error(`GET agents: ${got.status} ${JSON.stringify(got.json)}`);
+      return got.json as AgentJson[];
     },
     async holders(name) {
       const found = await rows<{ agent_id: string; caching: number; hub_id: string }>(

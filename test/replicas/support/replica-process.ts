@@ -93,14 +93,3 @@ export async function startReplica(hubId: string, schema: string, env: Record<st
     },
   };
 }
-
-/** A REST call to one replica. */
-export async function rest(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === "" ? undefined : (JSON.parse(text) as unknown) };
-}
