@@ -1,4 +1,5 @@
-import { toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { toJson, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { takeJsonBody } from "../rest/json-body-field.js";
 import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
 import type { RequestProblems } from "./api-errors.js";
 
@@ -18,8 +19,14 @@ export function isJsonObject(value: JsonValue | undefined): value is JsonObject 
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-/** The JSON a free-form body field carried; undefined when the request had no body. */
-export function bodyJson(value: Value | undefined): JsonValue | undefined {
+/**
+ * The JSON a free-form body field carried; undefined when the request had no body. A REST body
+ * is taken as parsed, without the Value tree (src/rest/json-body-field.ts).
+ */
+export function bodyJson<K extends string>(request: Message & { [k in K]?: Value | undefined }, field: K): JsonValue | undefined {
+  const rest = takeJsonBody(request, field);
+  if (rest !== undefined) return rest;
+  const value = request[field];
   if (value === undefined || value.kind.case === undefined) return undefined;
   return toJson(ValueSchema, value);
 }

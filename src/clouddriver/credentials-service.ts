@@ -28,10 +28,10 @@ export function createCredentialsService(context: AccountContext): ServiceImpl<t
 
   return {
     createCredentials(req) {
-      return handle("CreateCredentials", () => interceptCredentials(callContext(context, req.dryRun), "create", bodyJson(req.account)));
+      return handle("CreateCredentials", () => interceptCredentials(callContext(context, req.dryRun), "create", bodyJson(req, "account")));
     },
     putCredentials(req) {
-      return handle("PutCredentials", () => interceptCredentials(callContext(context, req.dryRun), "put", bodyJson(req.account)));
+      return handle("PutCredentials", () => interceptCredentials(callContext(context, req.dryRun), "put", bodyJson(req, "account")));
     },
   };
 }

@@ -61,6 +61,8 @@ export interface Limits {
   idleTimeoutMs: number;
   /** Events the assignment engine may have queued before agents' joins are turned away and their results wait. */
   engineQueueEvents: number;
+  /** HTTP/2 streams one connection may have open at once, on both listeners. */
+  maxConcurrentStreams: number;
 }
 
 /** A configuration key or value that cannot be used; the message names the key. */
@@ -139,6 +141,7 @@ const KEYS: Record<string, KeySpec> = {
   "limits.requestTimeout": key("duration", (c, v) => (c.limits.requestTimeoutMs = v)),
   "limits.idleTimeout": key("duration", (c, v) => (c.limits.idleTimeoutMs = v)),
   "limits.engineQueueEvents": key("int", (c, v) => (c.limits.engineQueueEvents = v)),
+  "limits.maxConcurrentStreams": key("int", (c, v) => (c.limits.maxConcurrentStreams = v)),
 };
 
 /** The defaults of design section 12. */
@@ -177,6 +180,7 @@ export function defaultConfig(): HubConfig {
       requestTimeoutMs: 60_000,
       idleTimeoutMs: 120_000,
       engineQueueEvents: 100_000,
+      maxConcurrentStreams: 100,
     },
   };
 }
@@ -286,7 +290,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (config.heartbeat.missedLimit < 1) throw new ConfigError("configuration key heartbeat.missedLimit: must be at least 1");
   if (config.autoscan.batchSize < 1) throw new ConfigError("configuration key autoscan.batchSize: must be at least 1");
   if (!/^(trace|debug|info|warn|error|fatal|silent)$/.test(config.logLevel)) throw new ConfigError(`configuration key log.level: unknown level ${config.logLevel}`);
-  for (const [path, ms] of [["dynamicAccounts.assignTimeout", config.dynamicAccounts.assignTimeoutMs], ["limits.helloTimeout", config.limits.helloTimeoutMs], ["limits.headersTimeout", config.limits.headersTimeoutMs], ["limits.requestTimeout", config.limits.requestTimeoutMs], ["limits.idleTimeout", config.limits.idleTimeoutMs], ["limits.maxConnections", config.limits.maxConnections], ["limits.engineQueueEvents", config.limits.engineQueueEvents]] as const) {
+  for (const [path, ms] of [["dynamicAccounts.assignTimeout", config.dynamicAccounts.assignTimeoutMs], ["limits.helloTimeout", config.limits.helloTimeoutMs], ["limits.headersTimeout", config.limits.headersTimeoutMs], ["limits.requestTimeout", config.limits.requestTimeoutMs], ["limits.idleTimeout", config.limits.idleTimeoutMs], ["limits.maxConnections", config.limits.maxConnections], ["limits.engineQueueEvents", config.limits.engineQueueEvents], ["limits.maxConcurrentStreams", config.limits.maxConcurrentStreams]] as const) {
     if (ms <= 0) throw new ConfigError(`configuration key ${path}: must be more than 0`);
   }
   if (config.limits.idleTimeoutMs <= config.heartbeat.intervalMs) {

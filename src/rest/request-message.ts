@@ -2,6 +2,7 @@ import { create, mergeFromJson, type DescField, type JsonValue, type Message, ty
 import { isFieldError } from "@bufbuild/protobuf/reflect";
 import { jsonFieldPath, nestJson, pathContains, resolveFieldPath } from "./field-path.js";
 import type { HttpRoute } from "./http-rules.js";
+import { isJsonValueField, setJsonValueField } from "./json-body-field.js";
 import { invalidField } from "./json-errors.js";
 import type { CapturedVariable } from "./path-template.js";
 import { textTarget, textToJson, TextValueError } from "./text-values.js";
@@ -26,7 +27,9 @@ export function buildRequestMessage(route: HttpRoute, parts: RequestParts, regis
     mergeFromJson(schema, message, json, { ignoreUnknownFields: false, registry });
   };
 
-  if (parts.body !== undefined && route.body.kind !== "none") {
+  // Free-form JSON into a Value field stays JSON (json-body-field.ts); set last, since merging reads the message.
+  const valueField = route.body.kind === "field" && route.body.path.length === 1 && isJsonValueField(route.body.path[0]!) ? route.body.path[0] : undefined;
+  if (parts.body !== undefined && route.body.kind !== "none" && valueField === undefined) {
     const fieldName = route.body.kind === "all" ? "*" : jsonFieldPath(route.body.path);
     try {
       merge(route.body.kind === "all" ? parts.body : nestJson(route.body.path, parts.body));
@@ -61,6 +64,7 @@ export function buildRequestMessage(route: HttpRoute, parts: RequestParts, regis
       throw invalidField(key, `invalid query parameter "${key}": ${reasonOf(e)}`, reasonOf(e));
     }
   }
+  if (valueField !== undefined && parts.body !== undefined) setJsonValueField(message, valueField, parts.body);
   return message;
 }
 

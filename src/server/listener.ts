@@ -14,6 +14,17 @@ export const HTTP2_SETTINGS: http2.ServerOptions = {
   settings: { maxConcurrentStreams: 1000 },
 };
 
+/**
+ * The HTTP/2 settings of both listeners: HTTP2_SETTINGS with at most `maxConcurrentStreams`
+ * streams per connection (`limits.maxConcurrentStreams`), announced in SETTINGS and enforced by
+ * nghttp2, which refuses a stream beyond it (RST_STREAM REFUSED_STREAM, safe for a client to
+ * retry). Each REST stream may buffer up to `http.maxBodyBytes`, so this also bounds what one
+ * connection can make the hub hold.
+ */
+export function http2Settings(maxConcurrentStreams: number): http2.ServerOptions {
+  return { ...HTTP2_SETTINGS, settings: { ...HTTP2_SETTINGS.settings, maxConcurrentStreams } };
+}
+
 /** A listening server that can be closed with a grace period for open connections. */
 export interface Listener {
   port: number;
@@ -91,6 +102,8 @@ export interface ConnectionLimits {
   requestTimeoutMs: number;
   /** A connection without traffic either way for this long is closed. */
   idleTimeoutMs: number;
+  /** HTTP/2 streams open at once on one connection. */
+  maxConcurrentStreams: number;
 }
 
 /** Where and how to listen. */
@@ -112,9 +125,9 @@ export interface ListenOptions {
  * required: a connection without one may still authenticate with a token, and one that does not
  * verify counts as none. Certificate changes apply to new connections; open ones keep theirs.
  */
-function secureServer(tls: TlsFiles, handler: RequestHandler): http2.Http2SecureServer {
+function secureServer(tls: TlsFiles, limits: ConnectionLimits, handler: RequestHandler): http2.Http2SecureServer {
   const server = http2.createSecureServer(
-    { ...HTTP2_SETTINGS, ...tls.current(), allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"], requestCert: tls.clientCa, rejectUnauthorized: false },
+    { ...http2Settings(limits.maxConcurrentStreams), ...tls.current(), allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"], requestCert: tls.clientCa, rejectUnauthorized: false },
     handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
   tls.onChange((options) => server.setSecureContext(options));
@@ -123,7 +136,7 @@ function secureServer(tls: TlsFiles, handler: RequestHandler): http2.Http2Secure
 
 /** The TLS listener of either kind: ALPN serves both protocols, with the same connection limits. */
 async function listenSecure(tls: TlsFiles, limits: ConnectionLimits, port: number, host: string, counted: ReturnType<typeof countRequests>): Promise<Listener> {
-  const server = secureServer(tls, counted.handler);
+  const server = secureServer(tls, limits, counted.handler);
   server.maxConnections = limits.maxConnections;
   return track(server, await listen(server, port, host), counted, limits.idleTimeoutMs);
 }
@@ -140,7 +153,7 @@ export async function listenPolyglot({ port, host, pingIntervalMs, tls, limits, 
     // Node's keep-alive must end before the idle cut, so that clients hear of it (Keep-Alive header).
     keepAliveTimeout: Math.min(5_000, limits.idleTimeoutMs),
   };
-  const server = createPolyglotServer({ http: http1, http2: HTTP2_SETTINGS }, counted.handler as (req: IncomingMessage, res: ServerResponse) => void);
+  const server = createPolyglotServer({ http: http1, http2: http2Settings(limits.maxConcurrentStreams) }, counted.handler as (req: IncomingMessage, res: ServerResponse) => void);
   server.maxConnections = limits.maxConnections;
   const listener = track(server, await listen(server, port, host), counted, limits.idleTimeoutMs);
   // httpolyglot's inner HTTP/1.1 server never listens itself, and Node only starts checking
@@ -162,7 +175,7 @@ export async function listenPolyglot({ port, host, pingIntervalMs, tls, limits, 
 export async function listenH2c({ port, host, pingIntervalMs, tls, limits, clock = systemClock }: ListenOptions, handler: RequestHandler): Promise<Listener> {
   const counted = countRequests(handler, pingIntervalMs, clock);
   if (tls !== undefined) return listenSecure(tls, limits, port, host, counted);
-  const server = http2.createServer(HTTP2_SETTINGS, counted.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const server = http2.createServer(http2Settings(limits.maxConcurrentStreams), counted.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   server.maxConnections = limits.maxConnections;
   return track(server, await listen(server, port, host), counted, limits.idleTimeoutMs);
 }

@@ -86,4 +86,33 @@ describe("REST on one replica, agent on another", () => {
     // Handed over without a detour through ORPHANED.
     expect(statuses).toEqual(["ACTIVE"]);
   });
+
+  it("an operation forwarded to B whose agent drops before answering is sent again to the agent's new stream on A, and answered once", async () => {
+    const [a, b] = cluster.replicas as [Cluster["replicas"][0], Cluster["replicas"][0]];
+    // One agent process whose streams come and go: it runs each operation id once.
+    const runs = new Map<string, number>();
+    const onOperation = (op: { operationId: string }, first: boolean) => {
+      runs.set(op.operationId, (runs.get(op.operationId) ?? 0) + (first ? 1 : 0));
+      return first ? ("silent" as const) : { outcome: "OK" as const, result: { ranOnce: true } };
+    };
+    const before = connectTestAgent({ target: b.target, agentId: "hopper", zoneId: "zh", onOperation: (op) => onOperation(op, true) });
+    agents.push(before);
+    await before.waitFor("welcome", undefined, 15_000);
+    expect((await rest(a.url, "POST", "/armory/accounts/dynamic", { name: "acct-h", zoneId: "zh", kubeconfigFile: "/k/h" })).status).toBe(202);
+    expect((await rest(a.url, "PATCH", "/armory/accounts/dynamic", [{ name: "acct-h", state: "ACTIVE" }])).status).toBe(202);
+    await eventually(async () => expect((await cluster.statuses()).get("acct-h")).toBe("ACTIVE"), 15_000);
+
+    const pending = rest(a.url, "POST", "/armory/operations", { account: "acct-h", kind: "deploy", payload: {} });
+    const sent = await before.waitFor("operation", undefined, 15_000);
+    before.cancel();
+    await before.ended;
+    const after = connectTestAgent({ target: a.target, agentId: "hopper", zoneId: "zh", onOperation: (op) => onOperation(op, false) });
+    agents.push(after);
+    const again = await after.waitFor("operation", undefined, 15_000);
+    expect(again.operationId).toBe(sent.operationId);
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ operationId: sent.operationId, agentId: "hopper", outcome: "OK", result: { ranOnce: true } });
+    expect(runs.get(sent.operationId)).toBe(1);
+  });
 });

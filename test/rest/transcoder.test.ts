@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, type HandlerContext } from "@connectrpc/connect";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { TranscodingService } from "../gen/transcoding/v1/transcoding_pb.js";
 import { createRestTranscoder } from "../../src/rest/transcoder.js";
 import { createLogger } from "../../src/log/logger.js";
@@ -400,6 +400,31 @@ describe("transport specifics", () => {
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ code: "resource_exhausted" });
     expect(calls).toHaveLength(0);
+  });
+
+  it("never parses a body over the limit, whatever its framing: the limit is enforced while reading, before JSON.parse", async () => {
+    const parse = vi.spyOn(JSON, "parse");
+    try {
+      const oversized = `"${"z".repeat(MAX_BODY * 8)}"`;
+      const chunked = new ReadableStream<Uint8Array>({
+        start(controller) {
+          // Many small chunks: a limit checked only at the end would buffer and parse them all.
+          for (let i = 0; i < oversized.length; i += 256) controller.enqueue(new TextEncoder().encode(oversized.slice(i, i + 256)));
+          controller.close();
+        },
+      });
+      const http1 = await fetch(`http://127.0.0.1:${served.http1Port}/v1/docs/d1`, { method: "PUT", headers: { "content-type": "application/json" }, body: chunked, duplex: "half" } as RequestInit);
+      expect(http1.status).toBe(413);
+      const h2 = await served.h2c({ method: "PUT", path: "/v1/docs/d1", headers: { "content-type": "application/json" }, body: oversized });
+      expect(h2.status).toBe(413);
+      const declared = await served.http1({ method: "PUT", path: "/v1/docs/d1", headers: { "content-type": "application/json" }, body: oversized });
+      expect(declared.status).toBe(413);
+      expect(calls).toHaveLength(0);
+      const parsedSizes = parse.mock.calls.map(([text]) => String(text).length);
+      expect(parsedSizes.filter((n) => n > MAX_BODY)).toEqual([]);
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it("answers 415 to a chunked body without Content-Type before reading it (HTTP/1.1)", async () => {

@@ -1,6 +1,10 @@
+import * as http2 from "node:http2";
 import { connect, type Socket } from "node:net";
+import type { ServerResponse } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { listenPolyglot, type Listener } from "../../src/server/listener.js";
+import { listenH2c, listenPolyglot, type ConnectionLimits, type Listener } from "../../src/server/listener.js";
+
+const LIMITS: ConnectionLimits = { maxConnections: 100, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000, idleTimeoutMs: 10_000, maxConcurrentStreams: 100 };
 
 /** A socket to the listener, with a promise of when the server closed it (and what it answered). */
 function open(port: number): { socket: Socket; closed: Promise<{ afterMs: number; answer: string }> } {
@@ -22,13 +26,13 @@ describe("listener limits", () => {
     listener = undefined;
   });
 
-  async function start(limits: Partial<Parameters<typeof listenPolyglot>[0]["limits"]> = {}): Promise<number> {
+  async function start(limits: Partial<ConnectionLimits> = {}): Promise<number> {
     listener = await listenPolyglot(
       {
         port: 0,
         host: "127.0.0.1",
         pingIntervalMs: 10_000,
-        limits: { maxConnections: 100, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000, idleTimeoutMs: 10_000, ...limits },
+        limits: { ...LIMITS, ...limits },
       },
       (_req, res) => {
         res.writeHead(200, { "content-type": "text/plain" });
@@ -80,5 +84,58 @@ describe("listener limits", () => {
     first.socket.write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     const { answer: served } = await first.closed;
     expect(served).toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  it.each([
+    ["the main port (h2c through the sniffing layer)", listenPolyglot],
+    ["grpc.agentPort (h2c only)", listenH2c],
+  ])("refuses HTTP/2 streams beyond limits.maxConcurrentStreams on one connection, on %s, and keeps the connection", async (_name, listen) => {
+    const held: ServerResponse[] = [];
+    listener = await listen({ port: 0, host: "127.0.0.1", pingIntervalMs: 10_000, limits: { ...LIMITS, maxConcurrentStreams: 4 } }, (_req, res) => {
+      held.push(res as ServerResponse);
+    });
+    const client = http2.connect(`http://127.0.0.1:${listener.port}`);
+    client.on("error", () => {});
+    try {
+      // Sent together with the preface, before the server's SETTINGS reach the client: the
+      // client cannot hold itself back, so the server must refuse what is over the limit.
+      const outcomes = Array.from({ length: 12 }, () =>
+        new Promise<string>((resolve) => {
+          const req = client.request({ ":path": "/" });
+          req.on("response", (headers) => {
+            req.resume();
+            req.on("end", () => resolve(String(headers[":status"])));
+          });
+          req.on("error", () => resolve(`refused ${req.rstCode}`));
+          req.end();
+        }),
+      );
+      await expect.poll(() => held.length).toBe(4);
+      for (const res of held.splice(0)) res.end("ok");
+      const counts: Record<string, number> = {};
+      for (const outcome of await Promise.all(outcomes)) counts[outcome] = (counts[outcome] ?? 0) + 1;
+      expect(counts).toEqual({ "200": 4, [`refused ${http2.constants.NGHTTP2_REFUSED_STREAM}`]: 8 });
+      expect(client.remoteSettings.maxConcurrentStreams).toBe(4);
+
+      // The connection still serves, one limit's worth at a time (the client now queues the rest itself).
+      const later = Array.from({ length: 6 }, () =>
+        new Promise<string>((resolve, reject) => {
+          const req = client.request({ ":path": "/" });
+          req.on("response", (headers) => {
+            req.resume();
+            req.on("end", () => resolve(String(headers[":status"])));
+          });
+          req.on("error", reject);
+          req.end();
+        }),
+      );
+      await expect.poll(() => held.length).toBe(4);
+      for (const res of held.splice(0)) res.end("ok");
+      await expect.poll(() => held.length).toBe(2);
+      for (const res of held.splice(0)) res.end("ok");
+      expect(await Promise.all(later)).toEqual(Array(6).fill("200"));
+    } finally {
+      client.close();
+    }
   });
 });
