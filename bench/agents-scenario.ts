@@ -53,7 +53,8 @@ export async function runAgentsScenario(s: AgentsScenario, progress: Progress, k
       ...["--ops-rate", "1000000", "--ops-concurrency", String(s.opsConcurrency), "--duration", `${s.opsDurationMs}ms`],
       ...["--kill", String(s.kill), "--phase-timeout", "300s", "--batch", "1000"],
       // Failover is timed from the stream's end; the default heartbeat would not change it.
-      ...["--hub-config", "log.level=error"],
+      // BENCH_HUB_LOG=FILE keeps the hub's warnings (why streams ended) instead.
+      ...(process.env.BENCH_HUB_LOG === undefined ? ["--hub-config", "log.level=error"] : ["--hub-config", "log.level=warn", "--hub-log", process.env.BENCH_HUB_LOG]),
       // A CPU profile of the hub (design: profile before optimising), when asked for.
       ...(process.env.BENCH_HUB_PROFILE === undefined ? [] : ["--hub-profile", process.env.BENCH_HUB_PROFILE]),
     ],

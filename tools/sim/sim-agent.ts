@@ -83,6 +83,12 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
 
   async function runStream(): Promise<void> {
     const release = await options.dialGate();
+    // Stopped or killed while waiting for a permit: dialing now would open a stream nobody ends
+    // (stop() aborted the session before this one existed), and the run would never finish.
+    if (state !== "running") {
+      release();
+      return;
+    }
     let released = false;
     const releaseOnce = () => {
       if (!released) release();

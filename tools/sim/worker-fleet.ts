@@ -35,7 +35,12 @@ export interface FleetOptions {
 interface Channel {
   send(message: ToWorker): void;
   pid: number | undefined;
+  /** Ends a worker process that did not stop in time (no-op in-process). */
+  kill(): void;
 }
+
+/** A worker whose agents have not all stopped within this long is killed, so a run always ends. */
+const STOP_TIMEOUT_MS = 60_000;
 
 const workerEntry = fileURLToPath(new URL("./worker.ts", import.meta.url));
 
@@ -45,7 +50,7 @@ function forkWorker(onMessage: (m: FromWorker) => void, onExit: (code: number | 
   const child: ChildProcess = fork(workerEntry, [], { execArgv: [...tsxExecArgv(), "--max-semi-space-size=32"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   child.on("message", (m: FromWorker) => onMessage(m));
   child.on("exit", (code) => onExit(code));
-  return { send: (m) => child.send(m), pid: child.pid };
+  return { send: (m) => child.send(m), pid: child.pid, kill: () => child.kill("SIGKILL") };
 }
 
 function inProcess(onMessage: (m: FromWorker) => void): Channel {
@@ -54,7 +59,7 @@ function inProcess(onMessage: (m: FromWorker) => void): Channel {
     (m) => queueMicrotask(() => onMessage(m)),
     () => {},
   );
-  return { send: (m) => host.handle(m), pid: undefined };
+  return { send: (m) => host.handle(m), pid: undefined, kill: () => {} };
 }
 
 /** Splits `total` agents over `workers` shares as evenly as possible. */
@@ -130,7 +135,16 @@ export function startFleet(options: FleetOptions): WorkerFleet {
     },
     async stop() {
       stopping = true;
-      await Promise.all(channels.map((c) => request(c, (id) => ({ type: "stop", id }))));
+      await Promise.all(
+        channels.map(async (c) => {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            request(c, (id) => ({ type: "stop", id })),
+            new Promise<void>((resolve) => (timer = setTimeout(() => (c.kill(), resolve()), STOP_TIMEOUT_MS))),
+          ]);
+          clearTimeout(timer);
+        }),
+      );
     },
     pids: () => channels.flatMap((c) => (c.pid === undefined ? [] : [c.pid])),
   };
