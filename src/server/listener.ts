@@ -21,7 +21,7 @@ export const HTTP2_SETTINGS: http2.ServerOptions = {
  * retry). Each REST stream may buffer up to `http.maxBodyBytes`, so this also bounds what one
  * connection can make the hub hold.
  */
-export function http2Settings(maxConcurrentStreams: number): http2.ServerOptions {
+function http2Settings(maxConcurrentStreams: number): http2.ServerOptions {
   return { ...HTTP2_SETTINGS, settings: { ...HTTP2_SETTINGS.settings, maxConcurrentStreams } };
 }
 

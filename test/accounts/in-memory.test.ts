@@ -16,7 +16,7 @@ import { createLogger } from "../../src/log/logger.js";
 import { createZoneLookup } from "../../src/server/zone-lookup.js";
 import type { Database } from "../../src/store/database.js";
 import { openTestDatabase } from "../support/databases.js";
-import { SECRET_KUBECONFIG, SECRETS } from "./support.js";
+import { SECRET_KUBECONFIG, SECRETS } from "../support/rest.js";
 
 /**
  * The Dynamic Accounts service called through `createRouterTransport`: the handlers, the auth

@@ -61,7 +61,7 @@ describe.each(DATABASE_KINDS)("operation re-delivery on %s", (kind) => {
 
     const res = await pending;
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ operationId: sent.operationId, agentId: "redo-1", outcome: "OK", message: "", result: { ran: "deploy", payload: { replicas: 2 } } });
+    expect(res.json).toEqual({ operationId: sent.operationId, agentId: "redo-1", outcome: "OK", message: "", result: { ran: "deploy", payload: { replicas: 2 } } });
     expect(pod.runs.get(sent.operationId)).toBe(1);
     expect(second.received.filter((m) => m.kind === "operation")).toHaveLength(1);
 
@@ -69,7 +69,7 @@ describe.each(DATABASE_KINDS)("operation re-delivery on %s", (kind) => {
     second.send({ operationResult: { operationId: sent.operationId, outcome: "OUTCOME_ERROR", message: "late duplicate" } });
     const next = await s.rest("POST", "/armory/operations", { account: "redo-acct", kind: "get", payload: {} });
     expect(next.status).toBe(200);
-    expect(next.body).toMatchObject({ agentId: "redo-1", outcome: "OK" });
+    expect(next.json).toMatchObject({ agentId: "redo-1", outcome: "OK" });
   });
 
   it("does not send an operation again once its caller went away", async () => {

@@ -98,11 +98,11 @@ describe("REST on one replica, agent on another", () => {
     const before = connectTestAgent({ target: b.target, agentId: "hopper", zoneId: "zh", onOperation: (op) => onOperation(op, true) });
     agents.push(before);
     await before.waitFor("welcome", undefined, 15_000);
-    expect((await rest(a.url, "POST", "/armory/accounts/dynamic", { name: "acct-h", zoneId: "zh", kubeconfigFile: "/k/h" })).status).toBe(202);
-    expect((await rest(a.url, "PATCH", "/armory/accounts/dynamic", [{ name: "acct-h", state: "ACTIVE" }])).status).toBe(202);
+    expect((await call(a.url, "POST", "/armory/accounts/dynamic", { name: "acct-h", zoneId: "zh", kubeconfigFile: "/k/h" })).status).toBe(202);
+    expect((await call(a.url, "PATCH", "/armory/accounts/dynamic", [{ name: "acct-h", state: "ACTIVE" }])).status).toBe(202);
     await eventually(async () => expect((await cluster.statuses()).get("acct-h")).toBe("ACTIVE"), 15_000);
 
-    const pending = rest(a.url, "POST", "/armory/operations", { account: "acct-h", kind: "deploy", payload: {} });
+    const pending = call(a.url, "POST", "/armory/operations", { account: "acct-h", kind: "deploy", payload: {} });
     const sent = await before.waitFor("operation", undefined, 15_000);
     before.cancel();
     await before.ended;
@@ -112,7 +112,7 @@ describe("REST on one replica, agent on another", () => {
     expect(again.operationId).toBe(sent.operationId);
     const res = await pending;
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ operationId: sent.operationId, agentId: "hopper", outcome: "OK", result: { ranOnce: true } });
+    expect(res.json).toMatchObject({ operationId: sent.operationId, agentId: "hopper", outcome: "OK", result: { ranOnce: true } });
     expect(runs.get(sent.operationId)).toBe(1);
   });
 });
