@@ -125,6 +125,10 @@ describe.each(DATABASE_KINDS)("operations on %s", (kind) => {
     const pending = s.rest("POST", "/armory/operations", { account: "ops-drop", kind: "deploy", payload: {} });
     await agent.waitFor("operation");
     agent.cancel();
+    // Once the hub has seen the stream end, the operation waits for the agent's return until
+    // operationTimeout (400ms of the test's clock) runs out.
+    await eventually(async () => expect(((await s.rest("GET", "/armory/agents")).json as { agentId: string }[]).map((a) => a.agentId)).not.toContain("drop-1"));
+    await clock.advance(400);
     const res = await pending;
     expect(res.status).toBe(504);
     expect(res.json).toMatchObject({ code: "deadline_exceeded", message: expect.stringContaining("agent drop-1 disconnected before answering operation") });
