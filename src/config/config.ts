@@ -180,7 +180,7 @@ export function defaultConfig(): HubConfig {
       requestTimeoutMs: 60_000,
       idleTimeoutMs: 120_000,
       engineQueueEvents: 100_000,
-      maxConcurrentStreams: 100,
+      maxConcurrentStreams: 1000,
     },
   };
 }

@@ -126,7 +126,7 @@ grpc:
       requestTimeoutMs: 60_000,
       idleTimeoutMs: 120_000,
       engineQueueEvents: 100_000,
-      maxConcurrentStreams: 100,
+      maxConcurrentStreams: 1000,
     });
     const c = loadConfig({
       env: { AGENT_HUB_LIMITS_MAX_MESSAGE_BYTES: "1MiB", AGENT_HUB_DYNAMIC_ACCOUNTS_ASSIGN_TIMEOUT: "2s" },
