@@ -150,14 +150,30 @@ export function createOperationRouter(deps: OperationRouterDeps): OperationRoute
     return chosen;
   }
 
+  // Lookups of an agent's replica, shared for RELOCATE_MS by every operation waiting for that
+  // agent: a holder that dies with many operations in flight costs one query per period, not one per operation.
+  const hubLookups = new Map<string, { at: number; hub: Promise<string | undefined> }>();
+
   /** Where the agent's stream is now, as the database knows it: a live replica other than this one. */
-  async function agentHub(agentId: string): Promise<string | undefined> {
-    const rows = await database.rows<{ hub_id: string }>(sql`
-      SELECT g.hub_id FROM kubesvc_agents g
-      JOIN kubesvc_hubs h ON h.hub_id = g.hub_id AND h.last_heartbeat >= now() - ${leaseTtlMs} * interval '1 millisecond'
-      WHERE g.agent_id = ${agentId}`);
-    const found = rows[0]?.hub_id;
-    return found === undefined || found === hubId ? undefined : found;
+  function agentHub(agentId: string): Promise<string | undefined> {
+    const now = clock.now();
+    const recent = hubLookups.get(agentId);
+    if (recent !== undefined && now - recent.at < RELOCATE_MS) return recent.hub;
+    const hub = database
+      .rows<{ hub_id: string }>(sql`
+        SELECT g.hub_id FROM kubesvc_agents g
+        JOIN kubesvc_hubs h ON h.hub_id = g.hub_id AND h.last_heartbeat >= now() - ${leaseTtlMs} * interval '1 millisecond'
+        WHERE g.agent_id = ${agentId}`)
+      .then((rows) => {
+        const found = rows[0]?.hub_id;
+        return found === undefined || found === hubId ? undefined : found;
+      });
+    hubLookups.set(agentId, { at: now, hub });
+    // Dropped once stale, so the map holds only agents looked for in the last period.
+    clock.after(RELOCATE_MS, () => {
+      if (hubLookups.get(agentId)?.hub === hub) hubLookups.delete(agentId);
+    });
+    return hub;
   }
 
   /**

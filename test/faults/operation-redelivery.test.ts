@@ -41,7 +41,8 @@ async function activeOn(s: Scenario, name: string, agentId: string) {
  * agent's next stream when its stream ends before the answer; the caller gets one answer.
  */
 describe.each(DATABASE_KINDS)("operation re-delivery on %s", (kind) => {
-  const scenario = useScenario(kind, { operationTimeout: "8s" });
+  // PINGs every second, not every 200 ms: a loaded machine must not cut the agents this file reconnects on purpose.
+  const scenario = useScenario(kind, { operationTimeout: "8s", "heartbeat.interval": "1s" });
 
   it("sends an unanswered operation again to the agent's new stream, and the caller gets its one answer", async () => {
     const s = scenario();
