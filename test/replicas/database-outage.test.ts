@@ -80,7 +80,7 @@ describe("the database drops every connection of the replicas", () => {
       expect([statuses.get("before"), statuses.get("after")]).toEqual(["ACTIVE", "ACTIVE"]);
     }, 15_000);
     const op = await call(a2.url, "POST", "/armory/operations", { account: "after", kind: "get", payload: {} });
-    expect(op).toMatchObject({ status: 200, body: { agentId: agentOnB.agentId, outcome: "OK" } });
+    expect(op).toMatchObject({ status: 200, json: { agentId: agentOnB.agentId, outcome: "OK" } });
     // A replica that survived kept its agent's stream: no second welcome.
     if (!crashed.includes("ob")) expect(agent.received.filter((m) => m.kind === "welcome")).toHaveLength(1);
   }, 60_000);
