@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS, openTestDatabase } from "../support/databases.js";
 import { countingTransactions, startHubOn } from "./support/custom-hub.js";
 import { eventually } from "../support/eventually.js";
+import { call } from "../support/rest.js";
 import { connectTestAgent, type TestAgent } from "./support/test-agent.js";
 
 const ZONES = ["z1", "z2", "z3"];
@@ -19,17 +20,9 @@ describe.each(DATABASE_KINDS)("reconnect storm on %s", (kind) => {
     try {
       const url = `http://127.0.0.1:${app.port}`;
       const names = ZONES.flatMap((zone) => Array.from({ length: ACCOUNTS_PER_ZONE }, (_, i) => ({ name: `${zone}-acc-${i}`, zone })));
-      const post = await fetch(`${url}/armory/accounts/dynamic`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(names.map((n) => ({ name: n.name, zoneId: n.zone, kubeconfigFile: `/k/${n.name}` }))),
-      });
+      const post = await call(url, "POST", "/armory/accounts/dynamic", names.map((n) => ({ name: n.name, zoneId: n.zone, kubeconfigFile: `/k/${n.name}` })));
       expect(post.status).toBe(202);
-      const patch = await fetch(`${url}/armory/accounts/dynamic`, {
-        method: "PATCH",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(names.map((n) => ({ name: n.name, state: "ACTIVE" }))),
-      });
+      const patch = await call(url, "PATCH", "/armory/accounts/dynamic", names.map((n) => ({ name: n.name, state: "ACTIVE" })));
       expect(patch.status).toBe(202);
       const orphaned = await opened.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM kubesvc_accounts WHERE status = 'ORPHANED'`);
       expect(Number(orphaned[0]?.n)).toBe(names.length);

@@ -9,6 +9,7 @@ import { createReadiness } from "../../src/server/readiness.js";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { startHubOn } from "../hub/support/custom-hub.js";
 import { eventually } from "../support/eventually.js";
+import { createManualClock } from "../support/manual-clock.js";
 import { connectTestAgent } from "../hub/support/test-agent.js";
 import type { HubApp } from "../../src/server/app.js";
 import { openTestDatabase, POSTGRES_URL } from "../support/databases.js";
@@ -47,6 +48,8 @@ describe("probes while PostgreSQL does not answer (a frozen TCP proxy in front o
   let proxy: TcpProxy;
   let database: Database;
   let app: HubApp;
+  // Heartbeats, PINGs, lease renewal and the health Watch's polls keep to this clock.
+  const clock = createManualClock();
   const schema = `t_ready_${randomBytes(4).toString("hex")}`;
   beforeAll(async () => {
     proxy = await startTcpProxy(Number(new URL(POSTGRES_URL).port || 5432), new URL(POSTGRES_URL).hostname);
@@ -54,7 +57,7 @@ describe("probes while PostgreSQL does not answer (a frozen TCP proxy in front o
     url.host = `127.0.0.1:${proxy.port}`;
     database = await openDatabase({ url: url.toString(), schema, maxConnections: 4 });
     // A lease much longer than the outage: this is the "database does not answer" case, not "lease lost".
-    app = await startHubOn(database, { "hub.leaseTtl": "30s", "grpc.agentPort": 0 });
+    app = await startHubOn(database, { "hub.leaseTtl": "30s", "grpc.agentPort": 0 }, clock);
   });
   afterAll(async () => {
     proxy?.thaw();
@@ -70,7 +73,7 @@ describe("probes while PostgreSQL does not answer (a frozen TCP proxy in front o
     const base = `http://127.0.0.1:${app.port}`;
     const health = grpcHealth(app.port);
     const agentPortHealth = grpcHealth(app.agentPort!);
-    const agent = connectTestAgent({ target: `127.0.0.1:${app.agentPort}`, agentId: "ready-1", zoneId: "r" });
+    const agent = connectTestAgent({ target: `127.0.0.1:${app.agentPort}`, agentId: "ready-1", zoneId: "r", clock });
     let ended = false;
     void agent.ended.then(() => (ended = true));
     const watched: string[] = [];
@@ -88,15 +91,20 @@ describe("probes while PostgreSQL does not answer (a frozen TCP proxy in front o
       expect(await health.check()).toBe("NOT_SERVING");
       expect(await agentPortHealth.check()).toBe("NOT_SERVING");
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
-      // Several heartbeat intervals (200 ms) pass: the agent is not cut off.
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // Several heartbeat intervals (200 ms) pass, with the writes of last_heartbeat hanging: the agent is not cut off.
+      await clock.advance(1_000);
       expect(ended).toBe(false);
+      // The Watch looked again meanwhile (once a second): its readiness check gives up on the database.
+      await eventually(() => expect(watched).toEqual(["SERVING", "NOT_SERVING"]));
 
       proxy.thaw();
       await eventually(async () => expect((await status(`${base}/readyz`)).status).toBe(200));
       expect(await health.check()).toBe("SERVING");
-      // Watch streamed both changes.
-      await eventually(() => expect(watched).toEqual(["SERVING", "NOT_SERVING", "SERVING"]));
+      // Watch streamed both changes (it looks again once a second).
+      await eventually(async () => {
+        await clock.advance(1_000);
+        expect(watched).toEqual(["SERVING", "NOT_SERVING", "SERVING"]);
+      });
       expect(ended).toBe(false);
       const agents = (await (await fetch(`${base}/armory/agents`)).json()) as { agentId: string }[];
       expect(agents.map((a) => a.agentId)).toEqual(["ready-1"]);
