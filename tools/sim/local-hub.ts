@@ -92,9 +92,13 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
   const profile = options.profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`];
   const child = spawn(process.execPath, [...profile, command, "serve", "--config", configFile], { env, stdio: ["ignore", out, "inherit"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // The hub has no IPC channel to notice the simulator's end: a simulator that dies takes it along.
+  const orphaned = () => child.kill("SIGKILL");
+  process.once("exit", orphaned);
   let gone = false;
   void exited.then(() => {
     gone = true;
+    process.off("exit", orphaned);
     rmSync(dir, { recursive: true, force: true });
   });
   const url = `http://127.0.0.1:${port}`;

@@ -50,7 +50,8 @@ function forkWorker(onMessage: (m: FromWorker) => void, onExit: (code: number | 
   const child: ChildProcess = fork(workerEntry, [], { execArgv: [...tsxExecArgv(), "--max-semi-space-size=32"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   child.on("message", (m: FromWorker) => onMessage(m));
   child.on("exit", (code) => onExit(code));
-  return { send: (m) => child.send(m), pid: child.pid, kill: () => child.kill("SIGKILL") };
+  // A worker that died is reported through onExit; sending to it must not throw as well.
+  return { send: (m) => void (child.connected && child.send(m)), pid: child.pid, kill: () => child.kill("SIGKILL") };
 }
 
 function inProcess(onMessage: (m: FromWorker) => void): Channel {
