@@ -3,7 +3,7 @@ import { parseDurationMs } from "../../src/config/duration.js";
 import { loopbackUrl } from "./loopback.js";
 import { parseReachability } from "./reachability.js";
 
-/** Everything a simulation run is told (`agent-hub sim --help` lists the flags). */
+/** Everything a simulation run is told (`npm run sim -- --help` lists the flags). */
 export interface SimOptions {
   /** `local` starts a hub in a child process; otherwise the hub's loopback URL. */
   hub: "local" | { url: string; agentUrl: string };
@@ -42,7 +42,7 @@ export interface SimOptions {
   tty: boolean;
 }
 
-export const SIM_USAGE = `usage: agent-hub sim [options]
+export const SIM_USAGE = `usage: npm run sim -- [options]
 
 Plays many agents against a hub over the real protocol and drives its REST API.
 Targets must be on this machine (127.0.0.1, ::1, localhost).
