@@ -22,6 +22,11 @@ export interface AgentSession {
   staticAccounts: Account[] | undefined;
   /** When the agent last sent anything (any message is a sign of life). */
   lastSeen: number;
+  /**
+   * True while the hub has stopped reading the stream to wait for room in the engine's queue:
+   * the agent's messages sit unread then, so its silence is the hub's and is not judged.
+   */
+  readingPaused: boolean;
   /** Caching roles the agent holds: the load that placement balances. Kept by the engine. */
   caching: number;
   readonly closed: boolean;
@@ -72,6 +77,7 @@ export function createAgentSession(
     labels: hello.labels,
     staticAccounts: hello.staticAccounts,
     lastSeen: now,
+    readingPaused: false,
     caching: 0,
     get closed() {
       return closed;

@@ -108,7 +108,12 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
         const room = engine.room();
         if (room !== undefined) {
           // Not read further until the engine catches up; the wait is the hub's, not the agent's silence.
-          await room;
+          session.readingPaused = true;
+          try {
+            await room;
+          } finally {
+            session.readingPaused = false;
+          }
           if (session.closed) return;
           session.lastSeen = clock.now();
         }

@@ -56,7 +56,7 @@ export function createHeartbeatMonitor(deps: HeartbeatMonitorDeps): HeartbeatMon
     lastTick = now;
     const heard: string[] = [];
     for (const session of [...registry.sessions()]) {
-      if (!late && now - session.lastSeen > silenceMs) {
+      if (!late && !session.readingPaused && now - session.lastSeen > silenceMs) {
         const reason = `missed ${missedLimit} heartbeats`;
         logger.warn({ agentId: session.agentId, silentMs: now - session.lastSeen }, "agent missed its heartbeats");
         session.close(reason, new ConnectError(`no message from agent ${session.agentId} for ${formatDuration(silenceMs)} (${reason})`, Code.Unavailable));

@@ -94,8 +94,9 @@ describe("the assignment engine's queue", () => {
     let wake = () => {};
     let full = true;
     const results: AccountResult[] = [];
+    let joined: AgentSession | undefined;
     const engine = {
-      join: () => {},
+      join: (s: AgentSession) => (joined = s),
       leave: () => {},
       result: (_agentId: string, r: AccountResult) => results.push(r),
       room: () => (full ? new Promise<void>((resolve) => (wake = resolve)) : undefined),
@@ -130,9 +131,12 @@ describe("the assignment engine's queue", () => {
     const firstOut = stream.next();
     await sleep(30);
     expect(results).toEqual([]);
+    // Its silence meanwhile is the hub's: the heartbeat monitor does not judge it.
+    expect(joined?.readingPaused).toBe(true);
     full = false;
     wake();
     await expect.poll(() => results.map((r) => r.accountName)).toEqual(["a", "b"]);
+    expect(joined?.readingPaused).toBe(false);
     finish();
     ctx.abort();
     await firstOut;
