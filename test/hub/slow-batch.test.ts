@@ -8,11 +8,12 @@ import { connectTestAgent, type TestAgent } from "./support/test-agent.js";
 
 const ZONES = ["s1", "s2"];
 const AGENTS_PER_ZONE = 30;
-const ACCOUNTS = 600;
+/** PGlite runs every statement on the test's own thread, so half as many accounts there still make batches far longer than the lease. */
+const ACCOUNTS_ON = { postgres: 600, pglite: 300 } as const;
 
 /**
  * Issue 9 item 1, design section 11: a single replica with a lease far shorter than its work
- * (600 ms) activates 600 accounts held by every agent of their zone (18,000 holder rows), while
+ * (600 ms) activates 600 accounts (300 on PGlite) held by every agent of their zone (18,000 holder rows), while
  * its agents heartbeat every 300 ms with 3 missed allowed (the agents share the test process,
  * and PGlite runs its statements on the same thread). The code before this change held the event
  * loop past the lease, took its late renewal for a lost lease and ended all 60 streams here. Now
@@ -21,6 +22,7 @@ const ACCOUNTS = 600;
  */
 describe.each(DATABASE_KINDS)("a slow batch on a single replica on %s", (kind) => {
   it("ends no agent stream while it activates many accounts × holders under a short lease", async () => {
+    const accounts = ACCOUNTS_ON[kind];
     const database = await openTestDatabase(kind);
     const app = await startHubOn(database, {
       "assignment.maxHolders": 0,
@@ -41,7 +43,7 @@ describe.each(DATABASE_KINDS)("a slow batch on a single replica on %s", (kind) =
       }
       await Promise.all(agents.map((a) => a.waitFor("welcome", undefined, 30_000)));
       const url = `http://127.0.0.1:${app.port}`;
-      const names = Array.from({ length: ACCOUNTS }, (_, i) => ({ name: `slow-${i}`, zoneId: ZONES[i % ZONES.length]! }));
+      const names = Array.from({ length: accounts }, (_, i) => ({ name: `slow-${i}`, zoneId: ZONES[i % ZONES.length]! }));
       const send = (method: string, body: unknown) =>
         fetch(`${url}/armory/accounts/dynamic`, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
       expect((await send("POST", names.map((n) => ({ ...n, kubeconfigFile: `/k/${n.name}` })))).status).toBe(202);
@@ -53,9 +55,9 @@ describe.each(DATABASE_KINDS)("a slow batch on a single replica on %s", (kind) =
       await eventually(async () => {
         expect(ended).toEqual([]);
         const rows = await database.rows<{ status: string; n: number }>(sql`SELECT status, count(*)::int AS n FROM kubesvc_accounts GROUP BY status`);
-        expect(rows.map((r) => [r.status, Number(r.n)])).toEqual([["ACTIVE", ACCOUNTS]]);
+        expect(rows.map((r) => [r.status, Number(r.n)])).toEqual([["ACTIVE", accounts]]);
         const holders = await database.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM kubesvc_assignments`);
-        expect(Number(holders[0]?.n)).toBe(ACCOUNTS * AGENTS_PER_ZONE);
+        expect(Number(holders[0]?.n)).toBe(accounts * AGENTS_PER_ZONE);
       }, 60_000);
       delay.disable();
       // A few more lease and heartbeat periods after the work: still nothing ends.
@@ -63,7 +65,7 @@ describe.each(DATABASE_KINDS)("a slow batch on a single replica on %s", (kind) =
       expect(ended).toEqual([]);
       for (const a of agents) expect(a.received.filter((m) => m.kind === "welcome")).toHaveLength(1);
       console.log(
-        `${kind}: ${ACCOUNTS} accounts × ${AGENTS_PER_ZONE} holders ACTIVE in ${Date.now() - started - 1_000} ms; event-loop delay (test process, hub and agents) p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms, max ${(delay.max / 1e6).toFixed(0)} ms; no stream ended`,
+        `${kind}: ${accounts} accounts × ${AGENTS_PER_ZONE} holders ACTIVE in ${Date.now() - started - 1_000} ms; event-loop delay (test process, hub and agents) p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms, max ${(delay.max / 1e6).toFixed(0)} ms; no stream ended`,
       );
     } finally {
       for (const a of agents) a.close();
