@@ -22,27 +22,3 @@ export const systemClock: Clock = {
     return () => clearInterval(timer);
   },
 };
-
-/**
- * `clock.after` that only counts time the event loop was free to notice an answer: a timer that
- * fires late (the loop was busy) starts over, and one on time still lets pending I/O be read
- * first (setImmediate runs after the poll phase), so that an answer that arrived while the loop
- * was busy is never mistaken for no answer (design section 11: a late renewal is no loss).
- */
-export function afterUnblocked(clock: Clock, ms: number, fn: () => void): () => void {
-  const slack = Math.max(50, ms / 4);
-  let cancelTimer: (() => void) | undefined;
-  let immediate: NodeJS.Immediate | undefined;
-  const arm = () => {
-    const due = clock.now() + ms;
-    cancelTimer = clock.after(ms, () => {
-      if (clock.now() - due > slack) arm();
-      else immediate = setImmediate(fn);
-    });
-  };
-  arm();
-  return () => {
-    cancelTimer?.();
-    if (immediate !== undefined) clearImmediate(immediate);
-  };
-}

@@ -4,7 +4,8 @@ import type { Logger } from "../log/logger.js";
 import type { Database } from "../store/database.js";
 import type { AccountEngine } from "./account-engine.js";
 import type { ReleasedAgent } from "./engine-batch.js";
-import { afterUnblocked, type Clock } from "./clock.js";
+import { afterUnblocked } from "../store/loop-aware-timer.js";
+import type { Clock } from "./clock.js";
 import { formatDuration } from "./operator-messages.js";
 
 export interface HubLeaseDeps {
@@ -109,7 +110,7 @@ export function createHubLease(deps: HubLeaseDeps): HubLease {
     renewedAt = sentAt;
     lastFailed = false;
     cancelFence?.();
-    cancelFence = afterUnblocked(clock, Math.max(0, sentAt + ttlMs - guardMs - clock.now()), checkExpiry);
+    cancelFence = afterUnblocked(Math.max(0, sentAt + ttlMs - guardMs - clock.now()), checkExpiry, clock);
   }
 
   /**
