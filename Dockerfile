@@ -5,7 +5,9 @@
 # Stage 1: all dependencies (tsc is a devDependency), then `npm run build` → dist/.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# patches/: fixes to dependencies that `npm ci` applies (postinstall: patch-package).
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
@@ -20,6 +22,7 @@ ENV NODE_ENV=production
 ENV AGENT_HUB_DATA_DIR=/home/node/data
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 COPY bin ./bin

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,6 +42,8 @@ describe("Dockerfile", () => {
     expect(existsSync(runtime.path("dist/src/store/migrations/meta/_journal.json"))).toBe(true);
     expect(existsSync(runtime.path("src"))).toBe(false);
     expect(existsSync(runtime.path("node_modules/prom-client"))).toBe(true);
+    // npm ci applied patches/ in the runtime stage too.
+    expect(readFileSync(runtime.path("node_modules/postgres/src/connection.js"), "utf8")).toContain("agent-hub patch");
     for (const dev of ["typescript", "vitest", "@bufbuild/buf", "drizzle-kit"]) expect(existsSync(runtime.path(`node_modules/${dev}`)), dev).toBe(false);
 
     // The bin of the image runs the compiled CLI (there are no sources to run through tsx).
