@@ -5,8 +5,15 @@ import { setTransactionActor } from "../store/audit-actor.js";
 import { inTransaction } from "../store/transaction.js";
 import { requestError } from "./api-errors.js";
 
-/** How often a transaction that lost a race is tried in all before the caller gets 409 aborted. */
-const ATTEMPTS = 3;
+/**
+ * How often a transaction that lost a race is tried in all before the caller gets 409 aborted.
+ * The other writer is most often the hub itself (engines of every replica write an account's
+ * row at each step of its placement), which the caller should not have to retry: with three
+ * immediate attempts two replicas activating the same accounts while agents joined answered 409
+ * (CI, test/replicas/contention.test.ts). Attempts are spread by a jittered, doubling pause.
+ */
+const ATTEMPTS = 8;
+const FIRST_PAUSE_MS = 5;
 
 /** PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply be run again. */
 const RETRYABLE_CODES = new Set(["40P01", "40001"]);
@@ -30,7 +37,8 @@ class DryRunRollback<T> extends Error {
  * Runs `work` in one transaction; with `dryRun` the transaction is rolled back once `work`
  * succeeded, and its result is returned as if it had committed. Updates are guarded by each row's `version` (and status); when
  * another writer got there first, the whole transaction is rolled back and run again on fresh
- * rows, up to three times, and then fails with aborted (HTTP 409) naming the accounts.
+ * rows, up to eight times with a growing pause, and then fails with aborted (HTTP 409) naming
+ * the accounts.
  */
 export async function inAccountTransaction<T>(database: Database, work: (tx: Db) => Promise<T>, dryRun = false): Promise<T> {
   const run = dryRun
@@ -58,6 +66,7 @@ export async function inAccountTransaction<T>(database: Database, work: (tx: Db)
           stale ? { fields: [], names: [{ names: err.names, reason }] } : { fields: [{ field: "body", reason }], names: [] },
         );
       }
+      await new Promise((resolve) => setTimeout(resolve, FIRST_PAUSE_MS * 2 ** (attempt - 1) * (0.5 + Math.random())));
     }
   }
 }

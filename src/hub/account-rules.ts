@@ -19,7 +19,7 @@ import {
   type Round,
 } from "./account-draft.js";
 import { agentLabel, agentsLabel, formatDuration, rolesLabel, unreachableLabel, zoneLabel, type AgentFailure } from "./operator-messages.js";
-import { chooseHolders, fallbackZones, leastLoadedAgent, leastLoadedZone } from "./placement.js";
+import { chooseHolders, fallbackZones, leastLoadedAgent } from "./placement.js";
 import { staticHolderLost } from "./static-accounts.js";
 
 /**
@@ -96,7 +96,7 @@ function moveToZone(b: Batch, d: AccountDraft, zone: string, fallbackFrom: strin
 export function place(b: Batch, d: AccountDraft, reason: string, resend: boolean): void {
   const pinned = pinnedZone(d);
   const zone =
-    pinned !== undefined ? (b.view.agentsIn(pinned).length > 0 ? pinned : undefined) : (currentZone(b, d) ?? leastLoadedZone(b.view.zoneLoads()));
+    pinned !== undefined ? (b.view.agentsIn(pinned).length > 0 ? pinned : undefined) : (currentZone(b, d) ?? b.view.leastLoadedZone());
   if (zone === undefined) {
     orphan(b, d, `${reason}; ${pinned !== undefined ? `no agent of ${zoneLabel(pinned)} is connected` : "no agent is connected"}`);
     return;

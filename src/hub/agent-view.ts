@@ -1,6 +1,7 @@
 import type { AgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
 import type { ZoneLoad } from "./placement.js";
+import { createZoneOrder, type ZoneOrder } from "./zone-order.js";
 
 /** An agent whose stream another live replica holds, as `kubesvc_agents` shows it. */
 export interface RemoteAgent {
@@ -27,6 +28,8 @@ export interface AgentView {
   agentsIn(zone: string): readonly string[];
   /** Every zone with agents, with its load. */
   zoneLoads(): ZoneLoad[];
+  /** The least-loaded zone with agents (placement's compareZones), in O(log zones); undefined when no agent is connected. */
+  leastLoadedZone(): string | undefined;
   /** Caching roles the agent holds, with this batch's changes. */
   load(agentId: string): number;
   adjustLoad(agentId: string, delta: number): void;
@@ -59,6 +62,7 @@ export function createAgentView(registry: AgentRegistry, remoteAgents: readonly 
   // adjustLoad, so that choosing a zone costs O(zones) and not O(agents) per account.
   let zoneMembers: Map<string, string[]> | undefined;
   let zoneCaching: Map<string, number> | undefined;
+  let zoneOrder: ZoneOrder | undefined;
 
   const session = (agentId: string): { agentId: string; zoneId: string; caching: number } | undefined =>
     joined.get(agentId) ?? (left.has(agentId) ? undefined : (registry.get(agentId) ?? remote.get(agentId)));
@@ -82,18 +86,26 @@ export function createAgentView(registry: AgentRegistry, remoteAgents: readonly 
     for (const s of registry.sessions()) if (!left.has(s.agentId) && !joined.has(s.agentId)) add(s);
     for (const s of joined.values()) add(s);
     for (const a of remote.values()) if (remoteOf(a.agentId) !== undefined) add(a);
-    zoneCaching = new Map();
+    const sums = new Map<string, number>();
+    const order = createZoneOrder((zone) => {
+      const agents = zones.get(zone)?.length ?? 0;
+      return agents === 0 ? undefined : { zone, agents, caching: sums.get(zone) ?? 0 };
+    });
     for (const [zone, list] of zones) {
       list.sort();
       let caching = 0;
       for (const id of list) caching += load(id);
-      zoneCaching.set(zone, caching);
+      sums.set(zone, caching);
+      order.update({ zone, agents: list.length, caching });
     }
+    zoneCaching = sums;
+    zoneOrder = order;
     return (zoneMembers = zones);
   };
   const invalidate = () => {
     zoneMembers = undefined;
     zoneCaching = undefined;
+    zoneOrder = undefined;
   };
 
   return {
@@ -105,11 +117,19 @@ export function createAgentView(registry: AgentRegistry, remoteAgents: readonly 
       for (const [zone, ids] of members()) result.push({ zone, agents: ids.length, caching: zoneCaching?.get(zone) ?? 0 });
       return result;
     },
+    leastLoadedZone() {
+      members();
+      return zoneOrder?.least();
+    },
     load,
     adjustLoad(agentId, delta) {
       loads.set(agentId, load(agentId) + delta);
       const zone = session(agentId)?.zoneId;
-      if (zone !== undefined && zoneCaching?.has(zone) === true) zoneCaching.set(zone, (zoneCaching.get(zone) ?? 0) + delta);
+      if (zone !== undefined && zoneCaching?.has(zone) === true) {
+        const caching = (zoneCaching.get(zone) ?? 0) + delta;
+        zoneCaching.set(zone, caching);
+        zoneOrder?.update({ zone, agents: zoneMembers?.get(zone)?.length ?? 0, caching });
+      }
     },
     held,
     adjustHeld(agentId, delta) {

@@ -18,13 +18,6 @@ export function compareZones(a: ZoneLoad, b: ZoneLoad): number {
   return a.zone < b.zone ? -1 : a.zone > b.zone ? 1 : 0;
 }
 
-/** The least-loaded zone with agents, for an unpinned account; undefined when no agent is connected. */
-export function leastLoadedZone(zones: readonly ZoneLoad[]): string | undefined {
-  let best: ZoneLoad | undefined;
-  for (const z of zones) if (z.agents > 0 && (best === undefined || compareZones(z, best) < 0)) best = z;
-  return best?.zone;
-}
-
 /**
  * The zones a round may still offer an account to, least-loaded first: not tried yet in this
  * round, and for a pinned account not the agents without a zone (they serve unpinned accounts only).
