@@ -76,14 +76,14 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
     migrateAccounts(req, ctx) {
       return handle("MigrateAccounts", async () => {
         requireDynamicAccounts();
-        return acceptedOrConflict(ctx, await migrateAccounts(callContext(context, req.dryRun), bodyJson(req, "accounts")));
+        return acceptedOrConflict(ctx, await migrateAccounts(callContext(context, req.dryRun, ctx), bodyJson(req, "accounts")));
       });
     },
 
     setAccountStates(req, ctx) {
       return handle("SetAccountStates", async () => {
         requireDynamicAccounts();
-        await setAccountStates(callContext(context, req.dryRun), bodyJson(req, "changes"));
+        await setAccountStates(callContext(context, req.dryRun, ctx), bodyJson(req, "changes"));
         setHttpStatus(ctx, 202);
         return {};
       });
@@ -92,7 +92,7 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
     deleteAccounts(req, ctx) {
       return handle("DeleteAccounts", async () => {
         requireDynamicAccounts();
-        await deleteAccounts(callContext(context, req.dryRun), req.names);
+        await deleteAccounts(callContext(context, req.dryRun, ctx), req.names);
         setHttpStatus(ctx, 202);
         return {};
       });
@@ -101,14 +101,14 @@ export function createAccountsService(deps: AccountsServiceDeps): ServiceImpl<ty
     createAccounts(req, ctx) {
       return handle("CreateAccounts", async () => {
         requireDynamicAccounts();
-        return acceptedOrConflict(ctx, await createAccounts(callContext(context, req.dryRun), bodyJson(req, "accounts")));
+        return acceptedOrConflict(ctx, await createAccounts(callContext(context, req.dryRun, ctx), bodyJson(req, "accounts")));
       });
     },
 
     putAccount(req, ctx) {
       return handle("PutAccount", async () => {
         requireDynamicAccounts();
-        return acceptedOrConflict(ctx, await putAccount(callContext(context, req.dryRun), bodyJson(req, "account")));
+        return acceptedOrConflict(ctx, await putAccount(callContext(context, req.dryRun, ctx), bodyJson(req, "account")));
       });
     },
 

@@ -2,7 +2,7 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import { createClouddriverAccounts } from "../store/clouddriver-accounts.js";
 import { createAccountStore } from "../store/account-store.js";
 import { noProblems, throwIfInvalid } from "./api-errors.js";
-import type { AccountContext } from "./account-context.js";
+import { transactionOptions, type AccountContext } from "./account-context.js";
 import { newAccount, parseDefinition } from "./account-definition.js";
 import { inAccountTransaction } from "./optimistic-transaction.js";
 import { objectOrArray, reportDuplicates } from "./request-body.js";
@@ -31,7 +31,7 @@ export async function createAccounts(context: AccountContext, body: JsonValue | 
     // A name another request created since the read is a conflict too.
     const inserted = new Set(await store.insertNew(fresh));
     return names.filter((n) => !inserted.has(n));
-  }, context.dryRun);
+  }, transactionOptions(context));
 
   context.logger.info({ created: names.length - conflicts.length, conflicts: conflicts.length }, "accounts created");
   return conflicts;

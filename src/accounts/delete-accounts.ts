@@ -1,6 +1,6 @@
 import { createAccountStore, type AccountRow, type AccountUpdate } from "../store/account-store.js";
 import { noProblems, throwIfInvalid } from "./api-errors.js";
-import { notifyHub, type AccountContext } from "./account-context.js";
+import { notifyHub, transactionOptions, type AccountContext } from "./account-context.js";
 import { nameProblem } from "../model/account-names.js";
 import { AccountStatus } from "../model/account-states.js";
 import { inAccountTransaction } from "./optimistic-transaction.js";
@@ -45,7 +45,7 @@ export async function deleteAccounts(context: AccountContext, names: readonly st
       "deleted",
     );
     await store.applyUpdates(found.map(({ row }) => deletion(row)));
-  }, context.dryRun);
+  }, transactionOptions(context));
 
   context.logger.info({ deleted: names.length }, "accounts marked for deletion");
   await notifyHub(

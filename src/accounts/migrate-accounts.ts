@@ -5,7 +5,7 @@ import { clouddriverTableLabel, createClouddriverAccounts } from "../store/cloud
 import { createAccountStore } from "../store/account-store.js";
 import { noProblems, requestError, throwIfInvalid } from "./api-errors.js";
 import { applyOverrides, parseMigrateRequest } from "./account-changes.js";
-import type { AccountContext } from "./account-context.js";
+import { transactionOptions, type AccountContext } from "./account-context.js";
 import { newAccount, readClouddriverBody } from "./account-definition.js";
 import { inAccountTransaction } from "./optimistic-transaction.js";
 
@@ -52,7 +52,7 @@ export async function migrateAccounts(context: AccountContext, body: JsonValue |
     });
     const inserted = new Set(await store.insertNew(fresh));
     return names.filter((n) => !inserted.has(n));
-  }, context.dryRun);
+  }, transactionOptions(context));
 
   context.logger.info({ migrated: names.length - conflicts.length, conflicts: conflicts.length }, "accounts migrated from Clouddriver");
   return conflicts;

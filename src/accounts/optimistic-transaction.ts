@@ -33,6 +33,12 @@ class DryRunRollback<T> extends Error {
   }
 }
 
+/** How an account transaction runs: rolled back as a dry run, and on behalf of whom (the audit's actor). */
+export interface AccountTransactionOptions {
+  dryRun?: boolean | undefined;
+  actor?: string | undefined;
+}
+
 /**
  * Runs `work` in one transaction; with `dryRun` the transaction is rolled back once `work`
  * succeeded, and its result is returned as if it had committed. Updates are guarded by each row's `version` (and status); when
@@ -40,8 +46,8 @@ class DryRunRollback<T> extends Error {
  * rows, up to eight times with a growing pause, and then fails with aborted (HTTP 409) naming
  * the accounts.
  */
-export async function inAccountTransaction<T>(database: Database, work: (tx: Db) => Promise<T>, dryRun = false): Promise<T> {
-  const run = dryRun
+export async function inAccountTransaction<T>(database: Database, work: (tx: Db) => Promise<T>, options: AccountTransactionOptions = {}): Promise<T> {
+  const run = options.dryRun === true
     ? async (tx: Db): Promise<T> => {
         throw new DryRunRollback(await work(tx));
       }
@@ -50,7 +56,7 @@ export async function inAccountTransaction<T>(database: Database, work: (tx: Db)
     try {
       return await inTransaction(database, async (tx) => {
         // The audit trigger records the caller (design section 14) in this same transaction.
-        await setTransactionActor(tx);
+        await setTransactionActor(tx, options.actor);
         return run(tx);
       });
     } catch (err) {

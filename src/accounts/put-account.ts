@@ -3,7 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { createClouddriverAccounts } from "../store/clouddriver-accounts.js";
 import { createAccountStore, StaleAccountsError } from "../store/account-store.js";
 import { hasProblems, noProblems, requestError } from "./api-errors.js";
-import { notifyHub, type AccountContext } from "./account-context.js";
+import { notifyHub, transactionOptions, type AccountContext } from "./account-context.js";
 import { agentDefinitionOf, newAccount, parseDefinition, zoneIdOf, type AccountDefinition } from "./account-definition.js";
 import { AccountSource, AccountStatus } from "../model/account-states.js";
 import { inAccountTransaction } from "./optimistic-transaction.js";
@@ -63,7 +63,7 @@ export async function putAccount(context: AccountContext, body: JsonValue | unde
       },
     ]);
     return { conflict: false, replaced: true };
-  }, context.dryRun);
+  }, transactionOptions(context));
 
   if (outcome.conflict) return [name];
   context.logger.info({ replaced: outcome.replaced }, "account definition stored");

@@ -4,7 +4,7 @@ import type { AccountChange } from "../hub/reconciler.js";
 import { createAccountStore, type AccountRow, type AccountUpdate } from "../store/account-store.js";
 import { noProblems, requestError, throwIfInvalid, type NamesProblem } from "./api-errors.js";
 import { applyOverrides, parseStateChanges, type StateChangeRequest } from "./account-changes.js";
-import { notifyHub, type AccountContext } from "./account-context.js";
+import { notifyHub, transactionOptions, type AccountContext } from "./account-context.js";
 import { agentDefinitionOf, zoneIdOf } from "./account-definition.js";
 import { transitionFor, type StateTransition } from "./state-transitions.js";
 import { inAccountTransaction } from "./optimistic-transaction.js";
@@ -61,7 +61,7 @@ export async function setAccountStates(context: AccountContext, body: JsonValue 
     if (refused.size > 0) throw requestError(Code.FailedPrecondition, { fields: [], names: [...refused.values()] });
     await store.applyUpdates(updates);
     return changes;
-  }, context.dryRun);
+  }, transactionOptions(context));
 
   const activated = requests.filter((r) => r.state === "ACTIVE").length;
   context.logger.info({ activated, deactivated: requests.length - activated }, "account states changed");

@@ -1,5 +1,4 @@
 import type { Interceptor } from "@connectrpc/connect";
-import { runAsActor } from "../store/audit-actor.js";
 import type { Authorizer } from "./authorizer.js";
 import { peerKey } from "./peer-identity.js";
 import { principalKey } from "./principal.js";
@@ -7,8 +6,8 @@ import { principalKey } from "./principal.js";
 /**
  * The Connect interceptor every call passes, on both listeners and through the REST transcoder
  * (which runs the same interceptors): the authorizer decides, the caller goes into the context
- * values (handlers scope their reads by it, the agent stream checks hello against it), and the
- * handler runs as the caller, so that account changes are audited under the credential's name.
+ * values (handlers scope their reads by it, the agent stream checks hello against it, and
+ * account changes are audited under its name).
  */
 export function createAuthInterceptor(authorizer: Authorizer): Interceptor {
   return (next) => async (req) => {
@@ -19,6 +18,6 @@ export function createAuthInterceptor(authorizer: Authorizer): Interceptor {
       peer: req.contextValues.get(peerKey),
     });
     req.contextValues.set(principalKey, principal);
-    return runAsActor(principal.name, () => next(req));
+    return next(req);
   };
 }

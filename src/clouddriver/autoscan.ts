@@ -3,7 +3,6 @@ import { notifyHub, type AccountContext } from "../accounts/account-context.js";
 import { agentDefinitionOf, newAccount, readClouddriverBody, zoneIdOf } from "../accounts/account-definition.js";
 import { AccountStatus } from "../model/account-states.js";
 import { inAccountTransaction } from "../accounts/optimistic-transaction.js";
-import { runAsActor } from "../store/audit-actor.js";
 import { systemClock, type Clock } from "../hub/clock.js";
 import type { AccountChange, AccountReconciler } from "../hub/reconciler.js";
 import type { Logger } from "../log/logger.js";
@@ -141,7 +140,7 @@ export function createAutoscan(deps: AutoscanDeps): Autoscan {
   /** One locked transaction: reads both tables, writes the hub's, and returns what the hub must hear. */
   function pass(newLimit: number): Promise<Pass> {
     // Recorded as `autoscan` in the audit history, whoever started the scan.
-    return runAsActor("autoscan", () => inAccountTransaction(database, async (tx): Promise<Pass> => {
+    return inAccountTransaction(database, async (tx): Promise<Pass> => {
       const store = createAutoscanStore(tx);
       if (!(await store.tryLock())) return { report: emptyReport("locked"), changes: [] };
       const clouddriver = createClouddriverAccounts(tx, clouddriverSchema);
@@ -182,7 +181,7 @@ export function createAutoscan(deps: AutoscanDeps): Autoscan {
         waiting: plan.waiting,
       };
       return { report, changes };
-    }));
+    }, { actor: "autoscan" });
   }
 
   function log(report: ScanReport): void {

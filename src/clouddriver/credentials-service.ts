@@ -27,11 +27,11 @@ export function createCredentialsService(context: AccountContext): ServiceImpl<t
   }
 
   return {
-    createCredentials(req) {
-      return handle("CreateCredentials", () => interceptCredentials(callContext(context, req.dryRun), "create", bodyJson(req, "account")));
+    createCredentials(req, ctx) {
+      return handle("CreateCredentials", () => interceptCredentials(callContext(context, req.dryRun, ctx), "create", bodyJson(req, "account")));
     },
-    putCredentials(req) {
-      return handle("PutCredentials", () => interceptCredentials(callContext(context, req.dryRun), "put", bodyJson(req, "account")));
+    putCredentials(req, ctx) {
+      return handle("PutCredentials", () => interceptCredentials(callContext(context, req.dryRun, ctx), "put", bodyJson(req, "account")));
     },
   };
 }

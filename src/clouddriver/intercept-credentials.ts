@@ -1,6 +1,6 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { notifyHub, type AccountContext } from "../accounts/account-context.js";
+import { notifyHub, transactionOptions, type AccountContext } from "../accounts/account-context.js";
 import { agentDefinitionOf, newAccount, parseDefinition, zoneIdOf, type AccountDefinition } from "../accounts/account-definition.js";
 import { AccountSource, AccountStatus } from "../model/account-states.js";
 import { transitionFor } from "../accounts/state-transitions.js";
@@ -106,7 +106,7 @@ export async function interceptCredentials(context: AccountContext, write: Crede
       throw nameTaken(name, row.source === AccountSource.STATIC ? "is a static account of an agent" : "already exists in the hub; use PUT to replace it");
     }
     return replaceAndActivate(tx, row, definition);
-  }, context.dryRun);
+  }, transactionOptions(context));
 
   context.logger.info({ write, kind }, "account stored through the Clouddriver interceptor");
   await notifyHub(context, [{ name, kind }]);

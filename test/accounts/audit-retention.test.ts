@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditRetention } from "../../src/accounts/audit-retention.js";
 import { createLogger } from "../../src/log/logger.js";
-import { runAsActor, setTransactionActor } from "../../src/store/audit-actor.js";
+import { setTransactionActor } from "../../src/store/audit-actor.js";
 import { queryRows } from "../../src/store/query-rows.js";
 import { DATABASE_KINDS, openTestDatabase } from "../support/databases.js";
 
@@ -19,12 +19,10 @@ describe.each(DATABASE_KINDS)("audit records on %s", (kind) => {
   const events = () => queryRows<{ account_name: string; actor: string; action: string }>(database.db, sql`SELECT account_name, actor, action FROM kubesvc_account_events ORDER BY id`);
 
   it("are written in the change's transaction, with its actor, and vanish with its rollback", async () => {
-    await runAsActor("ci", () =>
-      database.db.transaction(async (tx) => {
-        await setTransactionActor(tx);
-        await tx.execute(sql`INSERT INTO kubesvc_accounts (name, source, origin, status, definition) VALUES ('kept', 'clouddriver', 'created', 'INACTIVE', '{}')`);
-      }),
-    );
+    await database.db.transaction(async (tx) => {
+      await setTransactionActor(tx, "ci");
+      await tx.execute(sql`INSERT INTO kubesvc_accounts (name, source, origin, status, definition) VALUES ('kept', 'clouddriver', 'created', 'INACTIVE', '{}')`);
+    });
     await expect(
       database.db.transaction(async (tx) => {
         await tx.execute(sql`INSERT INTO kubesvc_accounts (name, source, origin, status, definition) VALUES ('rolled-back', 'clouddriver', 'created', 'INACTIVE', '{}')`);

@@ -108,6 +108,9 @@ describe.each(DATABASE_KINDS)("autoscan on %s", (kind) => {
     const row = await accountRow(s.hub.app.database, "agent-managed");
     expect(row).toMatchObject({ origin: "autoscan", type: "kubernetes", clouddriverLastModified: lastModified });
     expect(row!.definition).toMatchObject({ name: "agent-managed", kubeconfigFile: "/k/agent" });
+    // The audit history names autoscan as the one that created it; the hub's own steps follow.
+    const history = (await call(s.hub, "GET", "/armory/accounts/agent-managed/history")).json as { items: { actor: string; action: string }[] };
+    expect(history.items.at(-1)).toMatchObject({ actor: "autoscan", action: "create" });
 
     for (const name of ["qa-12", "prod-1-west", "other", "team-aws"]) {
       expect(await accountRow(s.hub.app.database, name), name).toBeUndefined();
