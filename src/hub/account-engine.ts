@@ -161,6 +161,19 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     running ??= runLoop();
   }
 
+  /**
+   * An arrival or departure that has nothing left to do by the time its batch is made: the hello
+   * of a stream that already ended, or the end of a stream that was never registered (its hello
+   * was moot, or a newer stream replaced it). In a reconnect storm agents that waited too long
+   * for their welcome redial, and the queue fills with such pairs; the batch would skip them
+   * anyway (engine-batch.ts movements), but they would still take its slots and its transaction.
+   */
+  function isMoot(event: EngineEvent): boolean {
+    if (event.type === "join") return event.session.closed;
+    if (event.type === "leave") return registry.get(event.session.agentId) !== event.session;
+    return false;
+  }
+
   function wakeRoomWaiters(): void {
     const waiting = roomWaiters;
     roomWaiters = [];
@@ -179,11 +192,22 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
         // Bounded by events and by the rows they touch, so that each batch is a short slice.
         let weight = 0;
         let taken = 0;
-        while (taken < queue.length && taken < MAX_BATCH_EVENTS && (taken === 0 || weight + weightOf(queue[taken]!.event) <= MAX_BATCH_WEIGHT)) weight += weightOf(queue[taken++]!.event);
-        const items = queue.slice(0, taken);
+        const items: Queued[] = [];
+        while (taken < queue.length && items.length < MAX_BATCH_EVENTS) {
+          const item = queue[taken]!;
+          if (isMoot(item.event)) {
+            taken++;
+            item.done?.resolve();
+            continue;
+          }
+          if (items.length > 0 && weight + weightOf(item.event) > MAX_BATCH_WEIGHT) break;
+          weight += weightOf(item.event);
+          items.push(item);
+          taken++;
+        }
         queue = queue.slice(taken);
         if (queue.length < maxQueued) wakeRoomWaiters();
-        await runBatch(items);
+        if (items.length > 0) await runBatch(items);
       }
     } finally {
       running = undefined;
