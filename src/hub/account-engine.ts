@@ -22,8 +22,13 @@ import type { AccountChange } from "./reconciler.js";
 /** Events per batch at most; a reconnect storm is worked off in batches of this size. */
 const MAX_BATCH_EVENTS = 5000;
 
-/** The rows an event makes a batch touch, roughly (see MAX_BATCH_WEIGHT). */
-function weightOf(event: EngineEvent): number {
+/**
+ * The rows an event makes a batch touch, roughly (see MAX_BATCH_WEIGHT); `held` counts the
+ * accounts of each local agent. A departure releases every account its agent held: counted as
+ * one, 2,000 departures of a reconnect storm made one batch of 22,000 accounts and a 4 s
+ * transaction (wide-10k, debug log).
+ */
+function weightOf(event: EngineEvent, held: ReadonlyMap<string, number>): number {
   switch (event.type) {
     case "changes":
       return event.changes.length;
@@ -31,6 +36,8 @@ function weightOf(event: EngineEvent): number {
       return event.agents.length;
     case "join":
       return 1 + (event.session.staticAccounts?.length ?? 0);
+    case "leave":
+      return 1 + (held.get(event.session.agentId) ?? 0);
     default:
       return 1;
   }
@@ -200,8 +207,9 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
             item.done?.resolve();
             continue;
           }
-          if (items.length > 0 && weight + weightOf(item.event) > MAX_BATCH_WEIGHT) break;
-          weight += weightOf(item.event);
+          const itemWeight = weightOf(item.event, localHeld);
+          if (items.length > 0 && weight + itemWeight > MAX_BATCH_WEIGHT) break;
+          weight += itemWeight;
           items.push(item);
           taken++;
         }
