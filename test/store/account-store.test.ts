@@ -144,7 +144,7 @@ describe.each(DATABASE_KINDS)("account store on %s", (kind) => {
     expect((await store().findByName("s-b"))!.status).toBe("TO_DEACTIVATE");
   });
 
-  it("gives up after three lost races with 409 aborted naming the accounts", async () => {
+  it("gives up after eight lost races with 409 aborted naming the accounts", async () => {
     let attempts = 0;
     const err = await inAccountTransaction(database, async (tx) => {
       attempts++;
@@ -153,7 +153,7 @@ describe.each(DATABASE_KINDS)("account store on %s", (kind) => {
       await tx.execute(sql`UPDATE kubesvc_accounts SET version = version + 1 WHERE name = 's-b'`);
       await s.applyUpdates([updateOf(row, { status: "INACTIVE" })]);
     }).catch((e: unknown) => e);
-    expect(attempts).toBe(3);
+    expect(attempts).toBe(8);
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.Aborted);
     expect((err as ConnectError).rawMessage).toContain("s-b");
