@@ -12,6 +12,7 @@ import { createHistogram, type HistogramData } from "../tools/sim/histogram.js";
 import { runLoad, type LoadResult } from "../tools/sim/load-generator.js";
 import { createMessageQueue } from "../tools/sim/message-queue.js";
 import { defaultOperationPayload } from "../tools/sim/ops-driver.js";
+import { createGate } from "../tools/sim/dial-gate.js";
 
 /** What the parent asks of one client process. */
 export interface EchoJob {
@@ -48,22 +49,6 @@ const DIAL_CONCURRENCY = 200;
 const DIAL_TIMEOUT_MS = 30_000;
 /** Wait before redialing a failed stream, as the simulated agents do. */
 const REDIAL_DELAY_MS = 1_000;
-
-/** A counting semaphore: dials hold a permit until welcome or failure. */
-function createGate(permits: number): () => Promise<() => void> {
-  let free = permits;
-  const waiting: (() => void)[] = [];
-  const release = () => {
-    const next = waiting.shift();
-    if (next !== undefined) next();
-    else free += 1;
-  };
-  return async () => {
-    if (free > 0) free -= 1;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    return release;
-  };
-}
 
 /** One dial: resolves at welcome; rejects when the stream ends first or no welcome comes in time. */
 async function dialOnce(url: string, id: number, connectLatency: ReturnType<typeof createHistogram>): Promise<EchoStream> {

@@ -1,6 +1,7 @@
 import { parseReachability } from "./reachability.js";
 import { createSimAgent, type SimAgent } from "./sim-agent.js";
 import { agentSpec, type TopologySpec } from "./topology.js";
+import { createGate } from "./dial-gate.js";
 
 /** How a process runs its share of the simulated agents. */
 export interface AgentPoolOptions {
@@ -41,22 +42,6 @@ export interface AgentPool {
   drain(): EventBatch;
   connected(): number;
   stop(): Promise<void>;
-}
-
-/** A counting semaphore; dialing agents hold a permit until welcome or failure. */
-function createGate(permits: number): () => Promise<() => void> {
-  let free = permits;
-  const waiting: (() => void)[] = [];
-  const release = () => {
-    const next = waiting.shift();
-    if (next !== undefined) next();
-    else free += 1;
-  };
-  return async () => {
-    if (free > 0) free -= 1;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    return release;
-  };
 }
 
 /** Creates the agents `first … first+count-1` of the topology (not yet dialing). */
