@@ -26,10 +26,12 @@ function session(agentId: string): AgentSession {
  * An engine whose first transaction hangs until `release` (a database that stopped answering),
  * after which every transaction fails: the queue only grows until then.
  */
-function stalledEngine(engineQueueEvents: number): { engine: AccountEngine; release(): void } {
+function stalledEngine(engineQueueEvents: number): { engine: AccountEngine; release(): void; transactions(): number } {
   let release = () => {};
   let released = false;
+  let transactions = 0;
   const transaction = () => {
+    transactions++;
     if (released) return Promise.reject(new Error("the database is away"));
     return new Promise<never>((_, reject) => {
       release = () => {
@@ -54,7 +56,7 @@ function stalledEngine(engineQueueEvents: number): { engine: AccountEngine; rele
     post: () => Promise.resolve(),
     observer: noHubObserver,
   });
-  return { engine, release: () => release() };
+  return { engine, release: () => release(), transactions: () => transactions };
 }
 
 /** Design section 15 ("every input is bounded"): the engine's queue of agents' events is bounded by limits.engineQueueEvents. */
@@ -87,6 +89,22 @@ describe("the assignment engine's queue", () => {
     // The stalled batch gives up; the next one takes the queue, and agents' results flow again.
     release();
     await expect.poll(() => hasRoom, { timeout: 5_000 }).toBe(true);
+    engine.close();
+  });
+
+  it("spends no transaction on the hello of a stream that ended while queued, nor on that stream's end", async () => {
+    const { engine, release, transactions } = stalledEngine(100);
+    engine.join(session("q-0"));
+    await sleep(30);
+    // A storm's redial: the agent gave up waiting for its welcome while its hello sat in the queue.
+    const gone = session("gone-1");
+    engine.join(gone);
+    gone.close("disconnected");
+    engine.leave(gone);
+    release();
+    await engine.idle();
+    // Only the stalled batch's own attempts (3): the moot pair made no batch of its own.
+    expect(transactions()).toBe(3);
     engine.close();
   });
 
