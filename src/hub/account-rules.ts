@@ -345,6 +345,9 @@ export function answered(b: Batch, d: AccountDraft, answer: AccountAnswer): void
   // The handoff may have been started by another replica (its memory is not shared): a caching
   // holder confirming caching=false is one, whoever started it.
   if (answer.demotion && d.holders.get(agentId) === true) finishHandoff(b, d, agentId);
+  // A later message gave the role back to the agent this replica was demoting (another replica
+  // re-sent its role): that demotion's answer no longer counts, so the handoff is off.
+  else if (answer.sentCaching === true && d.rt.handoff?.from === agentId) d.rt.handoff = undefined;
   if (d.status !== AccountStatus.ACTIVATING || isStatic(d)) return;
   const role = d.holders.get(agentId) === true ? "caching" : "operations";
   const lastFailure = d.rt.round?.lastFailure;

@@ -72,14 +72,15 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
   const { engine, operations, clock, logger } = deps;
 
   /** Whether an AccountResult answers something this agent was asked, or is a loss it may report unasked. */
-  function accountResultKind(agentId: string, result: AccountResult): "expected" | "ordinary" | "stray" {
+  function accountResultKind(agentId: string, result: AccountResult): "expected" | "superseded" | "ordinary" | "stray" {
     if (result.requestId === "") {
       // Unknown to this replica (another replica placed it): let the engine decide.
       const known = deps.holders.get(result.accountName);
       const notHeld = known !== undefined && !known.holders.has(agentId);
       return result.outcome === Outcome.UNREACHABLE && !notHeld ? "ordinary" : "stray";
     }
-    return deps.pending.peek(agentId, result.requestId, result.accountName) === undefined ? "stray" : "expected";
+    const asked = deps.pending.peek(agentId, result.requestId, result.accountName);
+    return asked === undefined ? "stray" : asked === "superseded" ? "superseded" : "expected";
   }
 
   /** Applies the flood guard's verdict; false when the session was closed for flooding. */
@@ -119,6 +120,8 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
         }
         const kind = accountResultKind(session.agentId, msg.value);
         if (kind === "expected") engine.result(session.agentId, cleanResult(msg.value));
+        // A correct agent's answer to a message a later one replaced: free, and it counts for nothing.
+        else if (kind === "superseded") deps.pending.answered(msg.value.requestId, msg.value.accountName);
         else if (!(await admitted(session, kind === "stray" ? guard.stray : guard.ordinary))) return;
         else if (kind === "ordinary") engine.result(session.agentId, cleanResult(msg.value));
       } else if (msg.case === "operationResult") {

@@ -163,6 +163,11 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
       return { agentId, asked: "unsolicited", sentCaching: undefined, demotion: false, outcome: result.outcome, message: result.message };
     }
     const asked = pending.peek(agentId, result.requestId, result.accountName);
+    if (asked === "superseded") {
+      // A later message asked again (possibly sent after the stream read this answer): only its answer counts.
+      pending.answered(result.requestId, result.accountName);
+      return undefined;
+    }
     if (asked === undefined) return undefined;
     return { agentId, asked: asked.kind, sentCaching: asked.caching, demotion: asked.demotion, outcome: result.outcome, message: result.message };
   }

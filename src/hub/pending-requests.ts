@@ -10,6 +10,13 @@ export interface PendingRequest {
   demotions?: ReadonlySet<string>;
 }
 
+/** What a pending request asked the agent about one account. */
+export interface Asked {
+  kind: PendingRequest["kind"];
+  caching: boolean;
+  demotion: boolean;
+}
+
 /**
  * The account messages agents have not fully answered, by request id, so that an AccountResult
  * is read as the answer to what was actually asked (an OK to a delete is not an OK to an add).
@@ -17,10 +24,18 @@ export interface PendingRequest {
 export interface PendingRequests {
   /** A new request id, unique for this hub process. */
   nextId(): string;
+  /**
+   * Records a request sent to the agent. It supersedes the agent's earlier requests about the same
+   * accounts: their answers are still expected but no longer count (what an agent holds is what
+   * its last message said).
+   */
   add(requestId: string, request: PendingRequest): void;
-  /** What the agent was asked about the account in that request, if it is still expected. */
-  peek(agentId: string, requestId: string, account: string): { kind: PendingRequest["kind"]; caching: boolean; demotion: boolean } | undefined;
-  /** The account's answer arrived. */
+  /**
+   * What the agent was asked about the account in that request; "superseded" when a later request
+   * asked again; undefined when no answer is expected.
+   */
+  peek(agentId: string, requestId: string, account: string): Asked | "superseded" | undefined;
+  /** The account's answer arrived (or, superseded, was dropped). */
   answered(requestId: string, account: string): void;
   /** The agent's stream ended: its requests will never be answered. */
   forgetAgent(agentId: string): void;
@@ -37,54 +52,90 @@ export interface RequestDeadline {
   expired(agentId: string, requestId: string, unanswered: string[]): void;
 }
 
+interface Entry {
+  request: PendingRequest;
+  /** Accounts a later request to the agent asked again. */
+  superseded: Set<string>;
+}
+
 /** Creates an empty set of pending requests; with a deadline, each request is timed from `add`. */
 export function createPendingRequests(deadline?: RequestDeadline): PendingRequests {
-  const byId = new Map<string, PendingRequest>();
+  const byId = new Map<string, Entry>();
   const byAgent = new Map<string, Set<string>>();
+  // Agent → account → the request whose answer counts (the last one sent about it).
+  const latest = new Map<string, Map<string, string>>();
   const timers = new Map<string, () => void>();
   let counter = 0;
-  const remove = (requestId: string) => {
-    const request = byId.get(requestId);
-    if (request === undefined) return;
+  const removeIfDone = (requestId: string, entry: Entry) => {
+    if (entry.request.accounts.size > 0 || entry.superseded.size > 0) return;
     timers.get(requestId)?.();
     timers.delete(requestId);
     byId.delete(requestId);
-    const ids = byAgent.get(request.agentId);
+    const ids = byAgent.get(entry.request.agentId);
     ids?.delete(requestId);
-    if (ids?.size === 0) byAgent.delete(request.agentId);
+    if (ids?.size === 0) byAgent.delete(entry.request.agentId);
   };
   return {
     nextId: () => `r${(++counter).toString(36)}`,
     add(requestId, request) {
-      byId.set(requestId, request);
-      let ids = byAgent.get(request.agentId);
-      if (ids === undefined) byAgent.set(request.agentId, (ids = new Set()));
+      if (request.accounts.size === 0) return;
+      const { agentId } = request;
+      let forAgent = latest.get(agentId);
+      if (forAgent === undefined) latest.set(agentId, (forAgent = new Map()));
+      for (const account of request.accounts.keys()) {
+        const earlierId = forAgent.get(account);
+        forAgent.set(account, requestId);
+        const earlier = earlierId === undefined ? undefined : byId.get(earlierId);
+        if (earlier === undefined || earlierId === undefined || !earlier.request.accounts.delete(account)) continue;
+        earlier.superseded.add(account);
+      }
+      const entry: Entry = { request, superseded: new Set() };
+      byId.set(requestId, entry);
+      let ids = byAgent.get(agentId);
+      if (ids === undefined) byAgent.set(agentId, (ids = new Set()));
       ids.add(requestId);
       if (deadline !== undefined) {
         timers.set(
           requestId,
           deadline.clock.after(deadline.timeoutMs, () => {
             timers.delete(requestId);
+            if (byId.get(requestId) !== entry) return;
+            // Superseded answers are not waited for any longer; the later request has its own deadline.
+            entry.superseded.clear();
             // Still pending: the answers are left to the engine, which removes them as it applies them.
-            if (byId.get(requestId) === request && request.accounts.size > 0) deadline.expired(request.agentId, requestId, [...request.accounts.keys()]);
+            if (request.accounts.size > 0) deadline.expired(agentId, requestId, [...request.accounts.keys()]);
+            else removeIfDone(requestId, entry);
           }),
         );
       }
     },
     peek(agentId, requestId, account) {
-      const request = byId.get(requestId);
-      if (request === undefined || request.agentId !== agentId) return undefined;
-      const caching = request.accounts.get(account);
-      return caching === undefined ? undefined : { kind: request.kind, caching, demotion: request.demotions?.has(account) === true };
+      const entry = byId.get(requestId);
+      if (entry === undefined || entry.request.agentId !== agentId) return undefined;
+      if (entry.superseded.has(account)) return "superseded";
+      const caching = entry.request.accounts.get(account);
+      return caching === undefined ? undefined : { kind: entry.request.kind, caching, demotion: entry.request.demotions?.has(account) === true };
     },
     answered(requestId, account) {
-      const request = byId.get(requestId);
-      if (request === undefined) return;
-      request.accounts.delete(account);
-      if (request.accounts.size === 0) remove(requestId);
+      const entry = byId.get(requestId);
+      if (entry === undefined) return;
+      entry.superseded.delete(account);
+      if (entry.request.accounts.delete(account)) {
+        const forAgent = latest.get(entry.request.agentId);
+        if (forAgent?.get(account) === requestId) forAgent.delete(account);
+        if (forAgent?.size === 0) latest.delete(entry.request.agentId);
+      }
+      removeIfDone(requestId, entry);
     },
     forgetAgent(agentId) {
-      for (const requestId of [...(byAgent.get(agentId) ?? [])]) remove(requestId);
+      latest.delete(agentId);
+      for (const requestId of [...(byAgent.get(agentId) ?? [])]) {
+        const entry = byId.get(requestId);
+        if (entry === undefined) continue;
+        entry.request.accounts.clear();
+        entry.superseded.clear();
+        removeIfDone(requestId, entry);
+      }
     },
   };
 }

@@ -428,6 +428,14 @@ const ANSWERS: Row[] = [
     after: { status: "ACTIVE", holders: "a-1, a-2*", rt: {}, message: "caching moved from Agent a-1 to Agent a-2 to spread the zone's load" },
     send: ["a-2 save caching"],
   },
+  {
+    name: "the agent being demoted confirms a later message that gave the role back: the handoff is off, it keeps caching",
+    agents: ["a-1", "a-2"],
+    before: { status: "ACTIVE", zone: "a", holders: "a-1*, a-2", rt: { handoff: { from: "a-1", to: "a-2" } }, message: "successfully assigned to Agent a-1 for caching" },
+    event: { rule: "answer", agent: "a-1", outcome: "OK", asked: "save" },
+    after: { status: "ACTIVE", holders: "a-1*, a-2", rt: {}, message: "successfully assigned to Agent a-1 for caching" },
+    send: [],
+  },
 ];
 
 const ROUNDS: Row[] = [

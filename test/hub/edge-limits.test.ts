@@ -136,6 +136,30 @@ describe.each(DATABASE_KINDS)("edge limits on %s", (kind) => {
     expect((await s.account("calm-acc")).agents.map((a) => a.agentId)).toEqual(["calm"]);
   });
 
+  it("keeps an agent that answers, late, 150 messages a later one replaced: those answers are owed, not strays", async () => {
+    const s = scenario();
+    const agent = await s.connect({ agentId: "late", zoneId: "late", onAccount: () => "silent" });
+    const names = Array.from({ length: 150 }, (_, i) => `late-${i}`);
+    expect((await s.rest("POST", "/armory/accounts/dynamic", names.map((name) => definition(name, "late")))).status).toBe(202);
+    expect((await s.rest("PATCH", "/armory/accounts/dynamic", names.map((name) => ({ name, state: "ACTIVE" })))).status).toBe(202);
+    const assigned = (kind: "add" | "save") =>
+      agent.received.flatMap((m) => (m.kind === kind ? m.assignments.map((a) => ({ requestId: m.requestId, name: a.name })) : []));
+    await eventually(() => expect(assigned("add")).toHaveLength(150));
+    // New fields while ACTIVATING reach the holder at once, as SaveAccounts asking again.
+    expect((await s.rest("PATCH", "/armory/accounts/dynamic", names.map((name) => ({ name, state: "ACTIVE", kubeconfigFile: `/kube/${name}-v2.yaml` })))).status).toBe(202);
+    await eventually(() => expect(assigned("save")).toHaveLength(150));
+    // The agent works through its backlog in order: first the messages the later ones replaced.
+    for (const { requestId, name } of [...assigned("add"), ...assigned("save")]) {
+      agent.send({ accountResult: { requestId, accountName: name, outcome: "OUTCOME_OK", message: "" } });
+    }
+    await eventually(async () => {
+      const listed = await s.rest("GET", "/armory/accounts?zoneId=late&status=ACTIVE&limit=1");
+      expect((listed.json as { total: number }).total).toBe(150);
+    }, 10_000);
+    const stillOpen = await Promise.race([agent.ended.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 200))]);
+    expect(stillOpen).toBe(true);
+  });
+
   it("refuses a REST request naming more than 1,000 accounts with 400 naming the limit, writing nothing", async () => {
     const s = scenario();
     const many = Array.from({ length: 1001 }, (_, i) => definition(`many-${i}`));

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { createPendingRequests } from "../../src/hub/pending-requests.js";
+import { createManualClock } from "../support/manual-clock.js";
+
+describe("pending requests", () => {
+  it("reads an answer as the answer to what that request asked", () => {
+    const pending = createPendingRequests();
+    pending.add("r1", { agentId: "a-1", kind: "save", accounts: new Map([["x", false], ["y", true]]), demotions: new Set(["x"]) });
+    expect(pending.peek("a-1", "r1", "x")).toEqual({ kind: "save", caching: false, demotion: true });
+    expect(pending.peek("a-1", "r1", "y")).toEqual({ kind: "save", caching: true, demotion: false });
+    // Another agent's stream cannot answer for it.
+    expect(pending.peek("a-2", "r1", "x")).toBeUndefined();
+    pending.answered("r1", "x");
+    expect(pending.peek("a-1", "r1", "x")).toBeUndefined();
+    expect(pending.peek("a-1", "r1", "y")).toBeDefined();
+  });
+
+  it("lets a later message about an account supersede an earlier one: the earlier demotion's late answer no longer counts", () => {
+    const pending = createPendingRequests();
+    pending.add("r6", { agentId: "a-1", kind: "save", accounts: new Map([["x", false], ["y", false]]), demotions: new Set(["x"]) });
+    // Another replica re-sent the role: the agent's last word about x says it caches.
+    pending.add("r9", { agentId: "a-1", kind: "save", accounts: new Map([["x", true]]) });
+    // Still an answer the agent owes (not a stray), but one that counts for nothing.
+    expect(pending.peek("a-1", "r6", "x")).toBe("superseded");
+    expect(pending.peek("a-1", "r6", "y")).toEqual({ kind: "save", caching: false, demotion: false });
+    expect(pending.peek("a-1", "r9", "x")).toEqual({ kind: "save", caching: true, demotion: false });
+    // Other agents' requests about x are theirs.
+    pending.add("r10", { agentId: "a-2", kind: "add", accounts: new Map([["x", false]]) });
+    expect(pending.peek("a-1", "r9", "x")).toBeDefined();
+    // Once dropped, a second copy of the superseded answer is a stray.
+    pending.answered("r6", "x");
+    expect(pending.peek("a-1", "r6", "x")).toBeUndefined();
+    expect(pending.peek("a-1", "r6", "y")).toBeDefined();
+    // Answering the later request leaves the next one about x in charge.
+    pending.answered("r9", "x");
+    pending.add("r11", { agentId: "a-1", kind: "delete", accounts: new Map([["x", false]]) });
+    expect(pending.peek("a-1", "r11", "x")).toEqual({ kind: "delete", caching: false, demotion: false });
+  });
+
+  it("stops timing a request every account of which a later one superseded", async () => {
+    const clock = createManualClock();
+    const expired: string[] = [];
+    const pending = createPendingRequests({ clock, timeoutMs: 1_000, expired: (agentId, requestId, unanswered) => expired.push(`${agentId} ${requestId} ${unanswered.join(",")}`) });
+    pending.add("r1", { agentId: "a-1", kind: "add", accounts: new Map([["x", true]]) });
+    await clock.advance(500);
+    pending.add("r2", { agentId: "a-1", kind: "save", accounts: new Map([["x", false], ["y", false]]) });
+    await clock.advance(600);
+    expect(expired).toEqual([]);
+    pending.answered("r2", "y");
+    await clock.advance(400);
+    expect(expired).toEqual(["a-1 r2 x"]);
+    // r1's superseded answer was not waited for past its own deadline.
+    expect(pending.peek("a-1", "r1", "x")).toBeUndefined();
+  });
+
+  it("forgets every request of an agent whose stream ended", async () => {
+    const clock = createManualClock();
+    const expired: string[] = [];
+    const pending = createPendingRequests({ clock, timeoutMs: 1_000, expired: (agentId, requestId) => expired.push(`${agentId} ${requestId}`) });
+    pending.add("r1", { agentId: "a-1", kind: "add", accounts: new Map([["x", true]]) });
+    pending.add("r2", { agentId: "a-1", kind: "delete", accounts: new Map([["y", false]]) });
+    pending.add("r3", { agentId: "a-2", kind: "add", accounts: new Map([["x", false]]) });
+    pending.forgetAgent("a-1");
+    expect(pending.peek("a-1", "r1", "x")).toBeUndefined();
+    expect(pending.peek("a-1", "r2", "y")).toBeUndefined();
+    await clock.advance(1_000);
+    expect(expired).toEqual(["a-2 r3"]);
+  });
+});
