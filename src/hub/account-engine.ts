@@ -35,7 +35,8 @@ function weightOf(event: EngineEvent, held: ReadonlyMap<string, number>): number
     case "release":
       return event.agents.length;
     case "join":
-      return 1 + (event.session.staticAccounts?.length ?? 0);
+      // A reconnect is told again everything its agent holds.
+      return 1 + (event.session.staticAccounts?.length ?? 0) + (held.get(event.session.agentId) ?? 0);
     case "leave":
       return 1 + (held.get(event.session.agentId) ?? 0);
     default:
@@ -153,6 +154,8 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
   const batches = createBatchRunner({ hubId, registry, pending, runtime, localHeld, config: ruleConfig, leaseTtlMs: config.hub.leaseTtlMs, post: deps.post });
   const retryTimers = new Map<string, () => void>();
   let queue: Queued[] = [];
+  // Agent id → its hellos in the queue: a departure of that agent waits for them (isAwaitingRejoin).
+  const queuedJoins = new Map<string, number>();
   const maxQueued = config.limits.engineQueueEvents;
   let roomWaiters: (() => void)[] = [];
   let running: Promise<void> | undefined;
@@ -165,7 +168,27 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       return;
     }
     queue.push({ event, done });
+    if (event.type === "join") queuedJoins.set(event.session.agentId, (queuedJoins.get(event.session.agentId) ?? 0) + 1);
     running ??= runLoop();
+  }
+
+  /** The event leaves the queue (into a batch, or dropped). */
+  function dequeued(event: EngineEvent): void {
+    if (event.type !== "join") return;
+    const left = (queuedJoins.get(event.session.agentId) ?? 0) - 1;
+    if (left > 0) queuedJoins.set(event.session.agentId, left);
+    else queuedJoins.delete(event.session.agentId);
+  }
+
+  /**
+   * A departure whose agent has already said hello again, on a stream still queued: it waits for
+   * that hello. Once the new stream is registered the departure is moot (the reconnect keeps what
+   * the agent held and tells it again); if the new stream ends first, the departure runs after
+   * all. In a reconnect storm every agent's departure is queued before its redial, and releasing
+   * its holdings only for its hello to re-place them doubled the storm's work.
+   */
+  function isAwaitingRejoin(event: EngineEvent): boolean {
+    return event.type === "leave" && queuedJoins.has(event.session.agentId);
   }
 
   /**
@@ -198,22 +221,32 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       while (queue.length > 0) {
         // Bounded by events and by the rows they touch, so that each batch is a short slice.
         let weight = 0;
-        let taken = 0;
+        let scanned = 0;
         const items: Queued[] = [];
-        while (taken < queue.length && items.length < MAX_BATCH_EVENTS) {
-          const item = queue[taken]!;
+        const waiting: Queued[] = [];
+        while (scanned < queue.length && items.length < MAX_BATCH_EVENTS) {
+          const item = queue[scanned]!;
           if (isMoot(item.event)) {
-            taken++;
+            scanned++;
+            dequeued(item.event);
             item.done?.resolve();
+            continue;
+          }
+          if (isAwaitingRejoin(item.event)) {
+            scanned++;
+            waiting.push(item);
             continue;
           }
           const itemWeight = weightOf(item.event, localHeld);
           if (items.length > 0 && weight + itemWeight > MAX_BATCH_WEIGHT) break;
           weight += itemWeight;
           items.push(item);
-          taken++;
+          dequeued(item.event);
+          scanned++;
         }
-        queue = queue.slice(taken);
+        // Never spin: had a hello been lost from the queue, its departures would wait forever.
+        if (items.length === 0 && scanned === queue.length) items.push(...waiting.splice(0));
+        queue = waiting.length === 0 ? queue.slice(scanned) : [...waiting, ...queue.slice(scanned)];
         if (queue.length < maxQueued) wakeRoomWaiters();
         if (items.length > 0) await runBatch(items);
       }
@@ -438,6 +471,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       retryTimers.clear();
       for (const item of queue) item.done?.resolve();
       queue = [];
+      queuedJoins.clear();
       wakeRoomWaiters();
     },
   };
