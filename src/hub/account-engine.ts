@@ -1,10 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { fromJson } from "@bufbuild/protobuf";
-import { ConnectResponseSchema, type AccountResult } from "../../gen/agenthub/v1/agent_pb.js";
+import { ConnectResponseSchema, Outcome, type AccountResult } from "../../gen/agenthub/v1/agent_pb.js";
 import type { HubConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import type { Database, Db } from "../store/database.js";
 import { inTransaction } from "../store/transaction.js";
+import { AccountStatus } from "../model/account-states.js";
 import type { AccountRuntime } from "./account-draft.js";
 import type { AgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
@@ -202,6 +203,23 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     if (event.type === "join") return event.session.closed;
     if (event.type === "leave") return registry.get(event.session.agentId) !== event.session;
     return false;
+  }
+
+  /**
+   * An OK to an AddAccounts/SaveAccounts of an account that is not ACTIVATING, with no handoff of
+   * this replica waiting on it: the assignment rules change nothing for it (account-rules.ts
+   * `answered`), so it needs no batch. A reconnect storm re-sends every agent what it holds and
+   * brings one such answer per holder row; queued, they filled the batches (1,700 of 1,800
+   * events) while the hellos waited. The index may be behind another replica's batch; if that
+   * batch made the account ACTIVATING, its messages to the holders replace the one answered here,
+   * so the batch would not have counted this answer either (pending-requests.ts).
+   */
+  function changesNothing(agentId: string, result: AccountResult): boolean {
+    if (result.outcome !== Outcome.OK || result.requestId === "") return false;
+    const asked = pending.peek(agentId, result.requestId, result.accountName);
+    if (asked === undefined || asked === "superseded" || asked.kind === "delete" || asked.demotion) return false;
+    const indexed = holders.get(result.accountName);
+    return indexed !== undefined && indexed.status !== AccountStatus.ACTIVATING && runtime.get(result.accountName)?.handoff === undefined;
   }
 
   function wakeRoomWaiters(): void {
@@ -447,7 +465,10 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       post({ type: "join", session });
     },
     leave: (session) => post({ type: "leave", session }),
-    result: (agentId, result) => post({ type: "result", agentId, result }),
+    result(agentId, result) {
+      if (changesNothing(agentId, result)) pending.answered(result.requestId, result.accountName);
+      else post({ type: "result", agentId, result });
+    },
     room: () => (queue.length < maxQueued || closed ? undefined : new Promise<void>((resolve) => roomWaiters.push(resolve))),
     // Big changes become several events, so that batches stay small slices.
     accountsChanged: async (changes) => {
