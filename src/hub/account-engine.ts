@@ -155,8 +155,6 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
   const batches = createBatchRunner({ hubId, registry, pending, runtime, localHeld, config: ruleConfig, leaseTtlMs: config.hub.leaseTtlMs, post: deps.post });
   const retryTimers = new Map<string, () => void>();
   let queue: Queued[] = [];
-  // Agent id → its hellos in the queue: a departure of that agent waits for them (isAwaitingRejoin).
-  const queuedJoins = new Map<string, number>();
   const maxQueued = config.limits.engineQueueEvents;
   let roomWaiters: (() => void)[] = [];
   let running: Promise<void> | undefined;
@@ -169,27 +167,7 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       return;
     }
     queue.push({ event, done });
-    if (event.type === "join") queuedJoins.set(event.session.agentId, (queuedJoins.get(event.session.agentId) ?? 0) + 1);
     running ??= runLoop();
-  }
-
-  /** The event leaves the queue (into a batch, or dropped). */
-  function dequeued(event: EngineEvent): void {
-    if (event.type !== "join") return;
-    const left = (queuedJoins.get(event.session.agentId) ?? 0) - 1;
-    if (left > 0) queuedJoins.set(event.session.agentId, left);
-    else queuedJoins.delete(event.session.agentId);
-  }
-
-  /**
-   * A departure whose agent has already said hello again, on a stream still queued: it waits for
-   * that hello. Once the new stream is registered the departure is moot (the reconnect keeps what
-   * the agent held and tells it again); if the new stream ends first, the departure runs after
-   * all. In a reconnect storm every agent's departure is queued before its redial, and releasing
-   * its holdings only for its hello to re-place them doubled the storm's work.
-   */
-  function isAwaitingRejoin(event: EngineEvent): boolean {
-    return event.type === "leave" && queuedJoins.has(event.session.agentId);
   }
 
   /**
@@ -232,39 +210,57 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
     return new Promise((resolve, reject) => post(event, { resolve, reject }));
   }
 
+  /**
+   * The next batch, bounded by events and by the rows they touch so that each batch is a short
+   * slice. Hellos go first: their agents wait for a welcome (and time out and redial when it is
+   * late). The rest follow in the order they came, once no hello is left waiting: so a departure
+   * never runs while its agent's new hello is still queued; the hello makes it moot (the reconnect
+   * keeps what the agent held and is told it again). In a reconnect storm every departure is
+   * queued before its agent's redial, and running them first released every holding only for the
+   * hellos to place them again. Moot events are dropped on the way.
+   */
+  function takeBatch(): Queued[] {
+    let weight = 0;
+    const items: Queued[] = [];
+    const out = new Set<Queued>();
+    const fits = (item: Queued) => {
+      const itemWeight = weightOf(item.event, localHeld);
+      if (items.length > 0 && (items.length >= MAX_BATCH_EVENTS || weight + itemWeight > MAX_BATCH_WEIGHT)) return false;
+      weight += itemWeight;
+      return true;
+    };
+    const drop = (item: Queued) => {
+      out.add(item);
+      item.done?.resolve();
+    };
+    const take = (item: Queued) => {
+      out.add(item);
+      items.push(item);
+    };
+    let full = false;
+    for (const item of queue) {
+      if (item.event.type !== "join") continue;
+      if (isMoot(item.event)) drop(item);
+      else if (!full && fits(item)) take(item);
+      else full = true;
+    }
+    for (const item of queue) {
+      if (full) break;
+      if (out.has(item) || item.event.type === "join") continue;
+      if (isMoot(item.event)) drop(item);
+      else if (fits(item)) take(item);
+      else full = true;
+    }
+    queue = queue.filter((item) => !out.has(item));
+    return items;
+  }
+
   async function runLoop(): Promise<void> {
     try {
       // Let a burst of events gather, so that it becomes one batch.
       await pause(BATCH_WINDOW_MS);
       while (queue.length > 0) {
-        // Bounded by events and by the rows they touch, so that each batch is a short slice.
-        let weight = 0;
-        let scanned = 0;
-        const items: Queued[] = [];
-        const waiting: Queued[] = [];
-        while (scanned < queue.length && items.length < MAX_BATCH_EVENTS) {
-          const item = queue[scanned]!;
-          if (isMoot(item.event)) {
-            scanned++;
-            dequeued(item.event);
-            item.done?.resolve();
-            continue;
-          }
-          if (isAwaitingRejoin(item.event)) {
-            scanned++;
-            waiting.push(item);
-            continue;
-          }
-          const itemWeight = weightOf(item.event, localHeld);
-          if (items.length > 0 && weight + itemWeight > MAX_BATCH_WEIGHT) break;
-          weight += itemWeight;
-          items.push(item);
-          dequeued(item.event);
-          scanned++;
-        }
-        // Never spin: had a hello been lost from the queue, its departures would wait forever.
-        if (items.length === 0 && scanned === queue.length) items.push(...waiting.splice(0));
-        queue = waiting.length === 0 ? queue.slice(scanned) : [...waiting, ...queue.slice(scanned)];
+        const items = takeBatch();
         if (queue.length < maxQueued) wakeRoomWaiters();
         if (items.length > 0) await runBatch(items);
       }
@@ -492,7 +488,6 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       retryTimers.clear();
       for (const item of queue) item.done?.resolve();
       queue = [];
-      queuedJoins.clear();
       wakeRoomWaiters();
     },
   };

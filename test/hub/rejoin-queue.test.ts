@@ -36,10 +36,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Issue 9 item 3 (reconnect storm): an agent whose stream drops and who redials while the engine
- * is busy has its departure and its new hello queued together. The departure waits for the
- * hello: the agent keeps what it held (told again on its new stream), nobody else is promoted
- * meanwhile, and the departure costs no transaction. If the new stream ends before its hello is
- * handled, the departure runs after all.
+ * is busy has its departure and its new hello queued together, with a batch-filling hello of
+ * another agent between them. Hellos go first, and the departure never runs while its agent's
+ * hello is queued: the agent keeps what it held (told again on its new stream) and nobody else
+ * is promoted meanwhile. If the new stream ends before its hello is handled, the departure runs
+ * after all.
  */
 describe.each(DATABASE_KINDS)("a departure queued with its agent's new hello on %s", (kind) => {
   async function setUp() {
@@ -77,7 +78,7 @@ describe.each(DATABASE_KINDS)("a departure queued with its agent's new hello on 
     };
     /**
      * A hello that fills a batch by itself (MAX_BATCH_WEIGHT rows: its 2,000 static accounts), so
-     * that what is queued before it and what after it cannot share a batch.
+     * that the departure queued before it and the hello queued after it cannot share a batch.
      */
     const heavyHello = () => {
       const name = `rq-heavy-${agents.length}`;
