@@ -35,7 +35,8 @@ export function benchDatabase(kind: "postgres" | "pglite"): BenchDatabase {
     kind,
     overrides: { databaseUrl: BENCH_POSTGRES_URL, "database.schema": schema },
     async timeSql(text, repeat) {
-      raw ??= postgres(BENCH_POSTGRES_URL, { max: 1, onnotice: () => {}, connection: { search_path: schema } });
+      // The session settings the hub's own connections use (src/store/database.ts), so that the ceiling compares.
+      raw ??= postgres(BENCH_POSTGRES_URL, { max: 1, onnotice: () => {}, connection: { search_path: schema, jit: "off" } });
       const h = createHistogram();
       let rows = 0;
       for (let i = 0; i < repeat; i++) {

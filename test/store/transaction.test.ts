@@ -1,4 +1,5 @@
-// The store's two plumbing helpers, on both drivers: rows of a raw statement, and a transaction.
+// The store's two plumbing helpers, on both drivers: rows of a raw statement, and a transaction;
+// and the session settings of PostgreSQL connections.
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { queryRows } from "../../src/store/query-rows.js";
@@ -43,5 +44,19 @@ describe.each(DATABASE_KINDS)("queryRows and inTransaction on %s", (kind) => {
     });
     await expect(failed).rejects.toThrow("changed my mind");
     expect(await names()).toEqual(["tx-kept"]);
+  });
+
+});
+
+describe("PostgreSQL sessions of the hub", () => {
+  it("run without JIT compilation, in transactions too (short statements only pay its compile time)", async () => {
+    const database = await openTestDatabase("postgres");
+    try {
+      expect(await database.rows(sql`SHOW jit`)).toEqual([{ jit: "off" }]);
+      expect(await inTransaction(database, (tx) => queryRows(tx, sql`SHOW jit`))).toEqual([{ jit: "off" }]);
+    } finally {
+      await database.close();
+      await database.dropSchema();
+    }
   });
 });
