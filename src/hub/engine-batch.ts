@@ -24,7 +24,7 @@ import type { Addressed } from "./hub-mailbox.js";
 import { agentLabel, zoneLabel } from "./operator-messages.js";
 import { messagesFor } from "./outgoing.js";
 import type { PendingRequests } from "./pending-requests.js";
-import { planHandoffs } from "./placement.js";
+import { planHandoffs, type RoleCandidate } from "./placement.js";
 import type { AccountChange } from "./reconciler.js";
 import { registerStatic, staticAccountsOf, staticDropped, type Registrant } from "./static-accounts.js";
 
@@ -270,16 +270,33 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
         else if (!movedZone.includes(session)) resendTo(batch, draft, session.agentId);
       });
     }
+    // Arrivals by zone, so that orphans and served accounts meet only the newcomers of their
+    // zones: a storm batch has ~130 hellos and ~1,500 accounts, and every pair cost a rule call.
+    const arrivals = [...moves.joins.values()];
+    const arrivingIn = new Map<string, AgentSession[]>();
+    for (const session of arrivals) {
+      const list = arrivingIn.get(session.zoneId);
+      if (list === undefined) arrivingIn.set(session.zoneId, [session]);
+      else list.push(session);
+    }
     each(loaded.orphans, (draft) => {
       if (draft.status !== State.ORPHANED || isStatic(draft)) return;
       const zone = draft.zoneId ?? "";
-      const arriving = [...moves.joins.values()].filter((session) => zone === "" || session.zoneId === zone);
+      const arriving = zone === "" ? arrivals : (arrivingIn.get(zone) ?? []);
       const first = arriving[0];
       if (first === undefined) return;
       const who = arriving.length === 1 ? agentLabel(first.agentId, first.zoneId) : `${arriving.length} agents of ${zone === "" ? "any zone" : zoneLabel(zone)}`;
       place(batch, draft, `${who} connected`, false);
     });
-    for (const session of moves.joins.values()) each(loaded.served, (draft) => zoneGrew(batch, draft, session.agentId));
+    // A served account grows by the newcomers of the zones it is served in (zoneGrew decides).
+    each(loaded.served, (draft) => {
+      const zones = new Set<string>();
+      for (const agentId of draft.holders.keys()) {
+        const zone = batch.view.zoneOf(agentId);
+        if (zone !== undefined) zones.add(zone);
+      }
+      for (const zone of zones) for (const session of arrivingIn.get(zone) ?? []) zoneGrew(batch, draft, session.agentId);
+    });
     return rejected;
   }
 
@@ -317,16 +334,29 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     }
   }
 
-  /** Moves caching roles to agents that joined `zone`, one demotion at a time per account. */
-  function rebalance(batch: Batch, zone: string, newcomers: string[]): void {
-    const agents = batch.view.agentsIn(zone);
-    if (agents.length < 2 || newcomers.length === 0) return;
-    const candidates = [];
+  /**
+   * The accounts whose caching holder is in one of the zones that agents joined, by zone: what
+   * `rebalance` may hand over. One pass over the batch's drafts, however many zones grew.
+   */
+  function handoffCandidates(batch: Batch, zones: ReadonlySet<string>): Map<string, RoleCandidate[]> {
+    const byZone = new Map<string, RoleCandidate[]>();
     for (const draft of batch.drafts.values()) {
       const caching = cachingHolder(draft);
-      if (!isServed(draft) || draft.rt.handoff !== undefined || caching === undefined || batch.view.zoneOf(caching) !== zone) continue;
-      candidates.push({ account: draft.name, caching, holders: draft.holders });
+      if (!isServed(draft) || draft.rt.handoff !== undefined || caching === undefined) continue;
+      const zone = batch.view.zoneOf(caching);
+      if (zone === undefined || !zones.has(zone)) continue;
+      const list = byZone.get(zone);
+      const candidate = { account: draft.name, caching, holders: draft.holders };
+      if (list === undefined) byZone.set(zone, [candidate]);
+      else list.push(candidate);
     }
+    return byZone;
+  }
+
+  /** Moves caching roles to agents that joined `zone`, one demotion at a time per account. */
+  function rebalance(batch: Batch, zone: string, newcomers: string[], candidates: readonly RoleCandidate[]): void {
+    const agents = batch.view.agentsIn(zone);
+    if (agents.length < 2 || newcomers.length === 0 || candidates.length === 0) return;
     const plan = planHandoffs(
       agents.map((agentId) => ({ agentId, load: batch.view.load(agentId) })),
       newcomers,
@@ -430,12 +460,15 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     await slicer.pause();
     applyEvents(batch, events, loaded);
     await slicer.pause();
-    for (const zone of new Set([...moves.joins.values()].map((session) => session.zoneId))) {
-      rebalance(
-        batch,
-        zone,
-        [...moves.joins.values()].filter((session) => session.zoneId === zone).map((session) => session.agentId),
-      );
+    const newcomers = new Map<string, string[]>();
+    for (const session of moves.joins.values()) {
+      const list = newcomers.get(session.zoneId);
+      if (list === undefined) newcomers.set(session.zoneId, [session.agentId]);
+      else list.push(session.agentId);
+    }
+    const candidates = handoffCandidates(batch, new Set(newcomers.keys()));
+    for (const [zone, agentIds] of newcomers) {
+      rebalance(batch, zone, agentIds, candidates.get(zone) ?? []);
       await slicer.pause();
     }
     // Every served account with holders has exactly one caching holder when the batch ends.

@@ -28,6 +28,7 @@ import { loadTlsFiles } from "./tls-files.js";
 import { createZoneLookup } from "./zone-lookup.js";
 import { agentPortRoutes, hubRoutes, servedServices } from "./routes.js";
 import { withStatusPage } from "./status-page.js";
+import { createFanOutSignal } from "./fan-out-signal.js";
 
 /** A running hub process. */
 export interface HubApp {
@@ -70,7 +71,7 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
       idleInTransactionTimeoutMs: Math.max(500, Math.floor(config.hub.leaseTtlMs / 2)),
     }));
   const shutdown = new AbortController();
-  // Every live stream listens for shutdown: thousands of listeners are expected, not a leak.
+  // Health Watch streams listen for shutdown, one listener each (requests listen to the fan-out below).
   setMaxListeners(0, shutdown.signal);
 
   // Design section 14: one authorizer for every listener and for REST; TLS files re-read on change.
@@ -130,7 +131,8 @@ export async function startApp(config: HubConfig, options: StartOptions = {}): P
   const adapterOptions = {
     interceptors: auth.interceptors,
     contextValues: (req: NodeRequest) => auth.contextValues(req).set(wireBacklogKey, wireBacklog(req)),
-    shutdownSignal: shutdown.signal,
+    // Every request's context links to it: a signal whose listeners cost O(1) (fan-out-signal.ts).
+    shutdownSignal: createFanOutSignal(shutdown.signal),
     ...messageLimits,
   };
   // Probes and scrapers are answered before Connect and the REST transcoder (and their authorization).
