@@ -17,6 +17,8 @@ import type { Addressed, HubLetter } from "./hub-mailbox.js";
 import { chunks, createSlicer, MAX_BATCH_WEIGHT } from "./engine-slices.js";
 import type { HubObserver } from "./hub-observer.js";
 import { messagesFor, welcome } from "./outgoing.js";
+import { createEngineStore } from "./engine-store.js";
+import { withCurrentRoles } from "./letter-roles.js";
 import type { PendingRequests } from "./pending-requests.js";
 import type { AccountChange } from "./reconciler.js";
 
@@ -415,7 +417,27 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
   }
 
   /** Sends an account message another replica's batch decided for one of this replica's streams. */
-  function sendForward(letter: Extract<HubLetter, { kind: "account" }>): void {
+  type AccountLetter = Extract<HubLetter, { kind: "account" }>;
+
+  /**
+   * The roles the rows hold now for the agents and accounts of these letters (agent → account →
+   * caching), read in one statement; undefined when it cannot be read.
+   */
+  async function currentRoles(letters: readonly AccountLetter[]): Promise<Map<string, Map<string, boolean>> | undefined> {
+    const assigning = letters.filter((letter) => letter.pending.kind !== "delete");
+    if (assigning.length === 0) return new Map();
+    try {
+      const agentIds = [...new Set(assigning.map((letter) => letter.agentId))];
+      const names = [...new Set(assigning.flatMap((letter) => letter.pending.accounts.map(([name]) => name)))];
+      return await createEngineStore(database.db, hubId).rolesOf(agentIds, names);
+    } catch (err) {
+      logger.warn({ err }, "could not read the current roles for other replicas' account messages; sending them as written");
+      return undefined;
+    }
+  }
+
+  /** Sends another replica's account message to the local agent it is for, with the roles the rows hold now (letter-roles.ts). */
+  function sendForward(letter: AccountLetter, roles: Map<string, Map<string, boolean>> | undefined): void {
     const session = registry.get(letter.agentId);
     if (session === undefined || session.closed) {
       // The stream ended (or never registered here): the agent's holdings must not outlive it.
@@ -423,27 +445,37 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
       return;
     }
     const message = fromJson(ConnectResponseSchema, letter.message);
-    message.requestId = pending.nextId();
-    if (session.send(message)) pending.add(message.requestId, {
-        agentId: letter.agentId,
-        kind: letter.pending.kind,
-        accounts: new Map(letter.pending.accounts),
-        demotions: new Set(letter.pending.demotions),
-      });
+    const asked = { agentId: letter.agentId, kind: letter.pending.kind, accounts: new Map(letter.pending.accounts), demotions: new Set(letter.pending.demotions) };
+    // Unreadable roles: as written, the sender's view, which the next batch of either replica corrects.
+    const current = roles === undefined ? { message, pending: asked } : withCurrentRoles(message, asked, roles.get(letter.agentId) ?? new Map());
+    if (current === undefined) return;
+    current.message.requestId = pending.nextId();
+    if (session.send(current.message)) pending.add(current.message.requestId, current.pending);
   }
 
   return {
     async deliver(letters) {
       // A letter can overtake the commit of the join it depends on only by the time between
-      // commit and registry update: waiting for the running batch closes that gap.
+      // commit and registry update: waiting for the running batch closes that gap. And no batch
+      // runs while letters are delivered: a batch that applied an agent's answer between the
+      // read of the current roles and the send would leave the letter stale again.
       while (running !== undefined) await running;
-      for (const letter of letters) {
-        if (letter.kind === "account") sendForward(letter);
-        else if (letter.kind === "drop") {
-          registry
-            .get(letter.agentId)
-            ?.close(`reconnected to hub ${letter.byHub}`, new ConnectError(`agent ${letter.agentId} connected to hub ${letter.byHub}; this stream is replaced`, Code.Aborted));
+      let finished = () => {};
+      running = new Promise<void>((resolve) => (finished = resolve));
+      try {
+        const roles = await currentRoles(letters.filter((letter): letter is AccountLetter => letter.kind === "account"));
+        for (const letter of letters) {
+          if (letter.kind === "account") sendForward(letter, roles);
+          else if (letter.kind === "drop") {
+            registry
+              .get(letter.agentId)
+              ?.close(`reconnected to hub ${letter.byHub}`, new ConnectError(`agent ${letter.agentId} connected to hub ${letter.byHub}; this stream is replaced`, Code.Aborted));
+          }
         }
+      } finally {
+        running = undefined;
+        finished();
+        if (queue.length > 0 && !closed) running = runLoop();
       }
     },
     join(session) {

@@ -63,6 +63,8 @@ export interface EngineStore {
   holdersOf(names: readonly string[]): Promise<Map<string, Map<string, boolean>>>;
   /** Accounts held by the given agents: agent → account names. */
   heldBy(agentIds: readonly string[]): Promise<Map<string, string[]>>;
+  /** The roles the given agents hold among these accounts: agent → account → caching. */
+  rolesOf(agentIds: readonly string[], names: readonly string[]): Promise<Map<string, Map<string, boolean>>>;
   /** The stored zone and hub of agents, from kubesvc_agents. */
   agentRows(agentIds: readonly string[]): Promise<Map<string, { zoneId: string; hubId: string }>>;
   /**
@@ -125,6 +127,22 @@ export function createEngineStore(tx: Db, hubId: string): EngineStore {
         .orderBy(asc(accounts.name))
         .for("update");
       return rows;
+    },
+
+    async rolesOf(agentIds, names) {
+      const result = new Map<string, Map<string, boolean>>();
+      if (agentIds.length === 0 || names.length === 0) return result;
+      const rows = await queryRows<{ agent_id: string; account_name: string; caching: number }>(
+        tx,
+        sql`SELECT agent_id, account_name, caching::int AS caching FROM kubesvc_assignments
+            WHERE agent_id IN ${textIn(agentIds)} AND account_name IN ${textIn(names)}`,
+      );
+      for (const row of rows) {
+        let roles = result.get(row.agent_id);
+        if (roles === undefined) result.set(row.agent_id, (roles = new Map()));
+        roles.set(row.account_name, Number(row.caching) === 1);
+      }
+      return result;
     },
 
     async holdersOf(names) {
