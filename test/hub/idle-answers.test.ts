@@ -1,3 +1,4 @@
+import { status as GrpcStatus } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { DATABASE_KINDS } from "../support/databases.js";
 import { definition, useScenario } from "./support/hub-scenario.js";
@@ -36,14 +37,15 @@ describe.each(DATABASE_KINDS)("answers that change nothing, on %s", (kind) => {
     expect((await s.rest("PATCH", "/armory/accounts/dynamic", names.map((name) => ({ name, state: "ACTIVE" })))).status).toBe(202);
     await eventually(async () => expect(((await s.rest("GET", "/armory/accounts?zoneId=idle&status=ACTIVE&limit=1")).json as { total: number }).total).toBe(ACCOUNTS));
 
-    // The agent reconnects; it holds its answers to what it is told again until the hub is quiet.
-    first.cancel();
+    // The agent reconnects (its new stream replaces the old one, which keeps its holdings for it);
+    // it holds its answers to what it is told again until the hub is quiet.
     const again = await s.connect({ agentId: "idle-1", zoneId: "idle", onAccount: () => "silent" });
     const resent = await eventually(() => {
       const told = again.received.flatMap((m) => (m.kind === "save" ? m.assignments.map((a) => ({ requestId: m.requestId, name: a.name })) : []));
       expect(told).toHaveLength(ACCOUNTS);
       return told;
     });
+    expect((await first.ended).code).toBe(GrpcStatus.ABORTED);
     const before = await settled();
     for (const { requestId, name } of resent) again.send({ accountResult: { requestId, accountName: name, outcome: "OUTCOME_OK", message: "" } });
     // Past the 1 s deadline: an answer not taken would now count as UNREACHABLE and move the account.
