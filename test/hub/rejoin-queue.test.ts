@@ -84,6 +84,20 @@ describe.each(DATABASE_KINDS)("a departure queued with its agent's new hello on 
       const name = `rq-heavy-${agents.length}`;
       dial(name, "heavy", Array.from({ length: 2000 }, (_, i) => ({ name: `${name}-s${i}`, config: { name: `${name}-s${i}`, kubeconfigFile: "/k/s" } })));
     };
+    /**
+     * While the engine is held: rq-a's stream drops, a batch-filling hello is queued, then rq-a
+     * redials. Returns rq-a's new agent (its hello queued, not handled).
+     */
+    const redialBehindHeavyHello = async () => {
+      await busyEngine();
+      first.cancel();
+      await sleep(100);
+      heavyHello();
+      await sleep(100);
+      const again = dial("rq-a");
+      await sleep(100);
+      return again;
+    };
     const release = () => gated.open();
     const cleanUp = async () => {
       gated.open();
@@ -92,20 +106,14 @@ describe.each(DATABASE_KINDS)("a departure queued with its agent's new hello on 
       await opened.close();
       await opened.dropSchema();
     };
-    return { dial, first, other, roles, aCaches, busyEngine, heavyHello, release, cleanUp };
+    return { other, roles, aCaches, redialBehindHeavyHello, release, cleanUp };
   }
 
   it("keeps the agent's holdings for its new stream: nobody else is promoted", async () => {
     const s = await setUp();
     try {
       const otherBefore = s.other.received.length;
-      await s.busyEngine();
-      s.first.cancel();
-      await sleep(100);
-      s.heavyHello();
-      await sleep(100);
-      const again = s.dial("rq-a");
-      await sleep(100);
+      const again = await s.redialBehindHeavyHello();
       s.release();
       await again.waitFor("welcome", undefined, 20_000);
       // Told again, on its new stream, what it holds: the same caching roles.
@@ -128,13 +136,7 @@ describe.each(DATABASE_KINDS)("a departure queued with its agent's new hello on 
   it("runs the departure after all when the new stream ends before its hello is handled", async () => {
     const s = await setUp();
     try {
-      await s.busyEngine();
-      s.first.cancel();
-      await sleep(100);
-      s.heavyHello();
-      await sleep(100);
-      const again = s.dial("rq-a");
-      await sleep(100);
+      const again = await s.redialBehindHeavyHello();
       again.cancel();
       await sleep(100);
       s.release();
