@@ -1,12 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { fromJson } from "@bufbuild/protobuf";
-import { ConnectResponseSchema, Outcome, type AccountResult } from "../../gen/agenthub/v1/agent_pb.js";
+import { ConnectResponseSchema, type AccountResult } from "../../gen/agenthub/v1/agent_pb.js";
 import type { HubConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import type { Database, Db } from "../store/database.js";
 import { inTransaction } from "../store/transaction.js";
-import { AccountStatus } from "../model/account-states.js";
 import type { AccountRuntime } from "./account-draft.js";
+import { answerChangesNothing } from "./account-rules.js";
 import type { AgentRegistry } from "./agent-registry.js";
 import type { AgentSession } from "./agent-session.js";
 import type { Clock } from "./clock.js";
@@ -186,20 +186,18 @@ export function createAccountEngine(deps: AccountEngineDeps): AccountEngine {
   }
 
   /**
-   * An OK to an AddAccounts/SaveAccounts of an account that is not ACTIVATING, with no handoff of
-   * this replica waiting on it: the assignment rules change nothing for it (account-rules.ts
-   * `answered`), so it needs no batch. A reconnect storm re-sends every agent what it holds and
-   * brings one such answer per holder row; queued, they filled the batches (1,700 of 1,800
-   * events) while the hellos waited. The index may be behind another replica's batch; if that
-   * batch made the account ACTIVATING, its messages to the holders replace the one answered here,
-   * so the batch would not have counted this answer either (pending-requests.ts).
+   * An answer the rules would do nothing with (account-rules.ts `answerChangesNothing`), judged
+   * from this replica's holder index, is taken without a batch. The index may be behind another
+   * replica's batch; if that batch made the account ACTIVATING, its messages to the holders
+   * replace the one answered here, so the batch would not have counted this answer either
+   * (pending-requests.ts).
    */
   function changesNothing(agentId: string, result: AccountResult): boolean {
-    if (result.outcome !== Outcome.OK || result.requestId === "") return false;
+    if (result.requestId === "") return false;
     const asked = pending.peek(agentId, result.requestId, result.accountName);
-    if (asked === undefined || asked === "superseded" || asked.kind === "delete" || asked.demotion) return false;
     const indexed = holders.get(result.accountName);
-    return indexed !== undefined && indexed.status !== AccountStatus.ACTIVATING && runtime.get(result.accountName)?.handoff === undefined;
+    if (asked === undefined || asked === "superseded" || indexed === undefined) return false;
+    return answerChangesNothing({ asked: asked.kind, outcome: result.outcome, demotion: asked.demotion }, indexed.status, runtime.get(result.accountName)?.handoff !== undefined);
   }
 
   function wakeRoomWaiters(): void {

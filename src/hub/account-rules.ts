@@ -311,6 +311,22 @@ function finishHandoff(b: Batch, d: AccountDraft, from: string): void {
   if (promoted !== undefined && promoted !== from) d.message = `caching moved from Agent ${from} to Agent ${promoted} to spread the zone's load`;
 }
 
+/**
+ * Whether `answered` leaves an account alone for this answer, knowing only the account's status
+ * and whether a handoff of this replica waits on it: an OK to an AddAccounts/SaveAccounts that is
+ * no demotion, while the account is not ACTIVATING and no handoff waits. Such answers need no
+ * batch (a reconnect re-sends every holder its accounts, and each answers OK).
+ */
+export function answerChangesNothing(answer: Pick<AccountAnswer, "asked" | "outcome" | "demotion">, status: AccountStatus, handoffWaiting: boolean): boolean {
+  return (
+    answer.outcome === Outcome.OK &&
+    (answer.asked === "add" || answer.asked === "save") &&
+    !answer.demotion &&
+    status !== AccountStatus.ACTIVATING &&
+    !handoffWaiting
+  );
+}
+
 /** An agent answered AddAccounts, SaveAccounts or DeleteAccounts, or reported a lost cluster. */
 export function answered(b: Batch, d: AccountDraft, answer: AccountAnswer): void {
   const { agentId, outcome } = answer;

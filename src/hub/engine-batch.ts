@@ -235,7 +235,7 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
    * held, static registrations, what returning agents held, orphans the newcomers can take and
    * the accounts their zones serve. Returns the static accounts refused per agent.
    */
-  function applyMovements(batch: Batch, moves: Movements, loaded: Loaded): Map<string, string[]> {
+  function applyMovements(batch: Batch, moves: Movements, loaded: Loaded, arrivingIn: ReadonlyMap<string, readonly AgentSession[]>): Map<string, string[]> {
     const each = (names: Iterable<string> | undefined, fn: (draft: AccountDraft) => void) => {
       for (const name of names ?? []) {
         const draft = loaded.drafts.get(name);
@@ -270,15 +270,9 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
         else if (!movedZone.includes(session)) resendTo(batch, draft, session.agentId);
       });
     }
-    // Arrivals by zone, so that orphans and served accounts meet only the newcomers of their
-    // zones: a storm batch has ~130 hellos and ~1,500 accounts, and every pair cost a rule call.
+    // Orphans and served accounts meet only the newcomers of their zones: a storm batch has ~130
+    // hellos and ~1,500 accounts, and every pair cost a rule call.
     const arrivals = [...moves.joins.values()];
-    const arrivingIn = new Map<string, AgentSession[]>();
-    for (const session of arrivals) {
-      const list = arrivingIn.get(session.zoneId);
-      if (list === undefined) arrivingIn.set(session.zoneId, [session]);
-      else list.push(session);
-    }
     each(loaded.orphans, (draft) => {
       if (draft.status !== State.ORPHANED || isStatic(draft)) return;
       const zone = draft.zoneId ?? "";
@@ -456,19 +450,24 @@ export function createBatchRunner(deps: BatchRunnerDeps): { run(tx: Db, events: 
     const batch: Batch = { view, config, drafts: loaded.drafts, intents: new Map() };
     // The rules run synchronously; between phases the event loop gets its turn (bounded slices).
     const slicer = createSlicer();
-    const rejected = applyMovements(batch, moves, loaded);
+    const arrivingIn = new Map<string, AgentSession[]>();
+    for (const session of moves.joins.values()) {
+      const list = arrivingIn.get(session.zoneId);
+      if (list === undefined) arrivingIn.set(session.zoneId, [session]);
+      else list.push(session);
+    }
+    const rejected = applyMovements(batch, moves, loaded, arrivingIn);
     await slicer.pause();
     applyEvents(batch, events, loaded);
     await slicer.pause();
-    const newcomers = new Map<string, string[]>();
-    for (const session of moves.joins.values()) {
-      const list = newcomers.get(session.zoneId);
-      if (list === undefined) newcomers.set(session.zoneId, [session.agentId]);
-      else list.push(session.agentId);
-    }
-    const candidates = handoffCandidates(batch, new Set(newcomers.keys()));
-    for (const [zone, agentIds] of newcomers) {
-      rebalance(batch, zone, agentIds, candidates.get(zone) ?? []);
+    const candidates = handoffCandidates(batch, new Set(arrivingIn.keys()));
+    for (const [zone, sessions] of arrivingIn) {
+      rebalance(
+        batch,
+        zone,
+        sessions.map((session) => session.agentId),
+        candidates.get(zone) ?? [],
+      );
       await slicer.pause();
     }
     // Every served account with holders has exactly one caching holder when the batch ends.

@@ -86,8 +86,7 @@ export function createPendingRequests(deadline?: RequestDeadline): PendingReques
         const earlierId = forAgent.get(account);
         forAgent.set(account, requestId);
         const earlier = earlierId === undefined ? undefined : byId.get(earlierId);
-        if (earlier === undefined || earlierId === undefined || !earlier.request.accounts.delete(account)) continue;
-        earlier.superseded.add(account);
+        if (earlier?.request.accounts.delete(account) === true) earlier.superseded.add(account);
       }
       const entry: Entry = { request, superseded: new Set() };
       byId.set(requestId, entry);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { Outcome } from "../../gen/agenthub/v1/agent_pb.js";
 import { draftOf, holderList, promote, type AccountDraft, type AccountRuntime, type Batch, type RuleConfig, type StoredAccount } from "../../src/hub/account-draft.js";
-import { activate, answered, deactivate, holderGone, recover, resendTo, retry, updated, zoneGrew, type AccountAnswer } from "../../src/hub/account-rules.js";
+import { activate, answerChangesNothing, answered, deactivate, holderGone, recover, resendTo, retry, updated, zoneGrew, type AccountAnswer } from "../../src/hub/account-rules.js";
 import { createAgentRegistry } from "../../src/hub/agent-registry.js";
 import { createAgentView } from "../../src/hub/agent-view.js";
 import { messagesFor } from "../../src/hub/outgoing.js";
@@ -826,6 +826,35 @@ describe("assignment rules, batch after batch", () => {
     stored = { ...stored, status: "ACTIVATING" };
     step({ rule: "activate" });
     expect(stored).toMatchObject({ status: "ACTIVATING", failedCount: 0, lastAssignmentMsg: "activated; sent to zone a: Agent a-1 for caching" });
+  });
+});
+
+describe("answers that need no batch (answerChangesNothing, what the engine skips)", () => {
+  it("are exactly answers that answered() leaves every account alone with, whatever its status, holders and progress", () => {
+    const asks: AccountAnswer["asked"][] = ["add", "save", "delete", "unsolicited"];
+    const runtimes: (AccountRuntime | undefined)[] = [undefined, { round: round(0, ["a"]) }, { fallbackFor: "b" }, { handoff: { from: "a-1", to: "a-2" } }, { handoff: { from: "a-2", to: "a-1" } }];
+    let skipped = 0;
+    for (const status of Object.values(AccountStatus))
+      for (const source of [AccountSource.CLOUDDRIVER, AccountSource.STATIC])
+        for (const holders of ["a-1*, a-2", "a-1, a-2*", "a-2*"])
+          for (const asked of asks)
+            for (const outcome of Object.values(OUTCOMES))
+              for (const demotion of [false, true])
+                for (const rt of runtimes) {
+                  const answer: AccountAnswer = { agentId: "a-1", asked, outcome, demotion, sentCaching: demotion ? false : parseHolders(holders).get("a-1"), message: "m" };
+                  if (!answerChangesNothing(answer, status, rt?.handoff !== undefined)) continue;
+                  skipped++;
+                  const stored = { ...storedOf({ status, zone: "a", source, message: "before" }), failedCount: 1 };
+                  const d = draftOf(stored, parseHolders(holders), rt === undefined ? undefined : structuredClone(rt));
+                  const b: Batch = { view: createAgentView(createAgentRegistry(), []), config: CONFIG, drafts: new Map([[d.name, d]]), intents: new Map() };
+                  const before = { status: d.status, message: d.message, failedCount: d.failedCount, holders: holdersText(d), rt: structuredClone(d.rt) };
+                  answered(b, d, answer);
+                  const what = `${status} ${source} ${holders} ${asked} ${outcome} demotion=${String(demotion)} rt=${JSON.stringify(rt)}`;
+                  expect({ status: d.status, message: d.message, failedCount: d.failedCount, holders: holdersText(d), rt: d.rt }, what).toEqual(before);
+                  expect(sent(b), what).toEqual([]);
+                }
+    // Not vacuous: OKs to AddAccounts/SaveAccounts of settled accounts, across statuses and holders.
+    expect(skipped).toBeGreaterThan(100);
   });
 });
 
