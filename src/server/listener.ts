@@ -1,9 +1,8 @@
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import * as http2 from "node:http2";
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
-import { createServer as createPolyglotServer } from "@httptoolkit/httpolyglot";
 import type { RequestHandler } from "../rest/node-http.js";
 import { createSessionPinger } from "./session-pinger.js";
+import { createPlaintextServer } from "./plaintext-server.js";
 import { systemClock, type Clock } from "../hub/clock.js";
 import type { TlsFiles } from "./tls-files.js";
 
@@ -153,13 +152,11 @@ export async function listenPolyglot({ port, host, pingIntervalMs, tls, limits, 
     // Node's keep-alive must end before the idle cut, so that clients hear of it (Keep-Alive header).
     keepAliveTimeout: Math.min(5_000, limits.idleTimeoutMs),
   };
-  const server = createPolyglotServer({ http: http1, http2: http2Settings(limits.maxConcurrentStreams) }, counted.handler as (req: IncomingMessage, res: ServerResponse) => void);
+  const { server, http1: inner } = createPlaintextServer(http1, http2Settings(limits.maxConcurrentStreams), counted.handler);
   server.maxConnections = limits.maxConnections;
   const listener = track(server, await listen(server, port, host), counted, limits.idleTimeoutMs);
-  // httpolyglot's inner HTTP/1.1 server never listens itself, and Node only starts checking
-  // headersTimeout/requestTimeout when a server emits "listening": start and stop that by hand
-  // (httpolyglot 3.1's `_httpServer`, pinned in package.json).
-  const inner = (server as unknown as { _httpServer: HttpServer })._httpServer;
+  // The inner HTTP/1.1 server never listens itself, and Node only starts checking
+  // headersTimeout/requestTimeout when a server emits "listening": start and stop that by hand.
   inner.emit("listening");
   return {
     port: listener.port,
