@@ -63,6 +63,9 @@ function forgetBefore(map: Map<string, number>, cutoff: number): void {
  * new caching holder (SaveAccounts caching=true is sent right after it).
  */
 export function createHubMetrics(deps: HubMetricsDeps): HubMetrics {
+  // Taken now, not at the first scrape: the CPU counters and the event-loop monitor count from
+  // when they are created, and a hub scraped late would otherwise report its first minutes as idle.
+  const nodeMetrics = processMetrics();
   const registry = new Registry();
   const registers = [registry];
   let counted: { at: number; counts: Map<string, number> } | undefined;
@@ -221,7 +224,7 @@ export function createHubMetrics(deps: HubMetricsDeps): HubMetrics {
     }),
     contentType: registry.contentType,
     async scrape() {
-      return (await processMetrics().metrics()) + "\n" + (await registry.metrics());
+      return (await nodeMetrics.metrics()) + "\n" + (await registry.metrics());
     },
   };
 }
