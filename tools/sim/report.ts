@@ -74,7 +74,7 @@ export interface SimReport {
    * eventLoop the worst replica's). The first replica takes every REST call.
    */
   replicaWork: Record<string, { statementsPerSec: number; notifiesPerSec: number; eventLoopP99: number }[]> | undefined;
-  /** Errors by kind: `stream:<code>` from agents, `http:<status>`/`outcome:<x>` from operations, REST phases by name. */
+  /** Errors by kind: `stream:<code> <message>` from agents, `http:<status>`/`outcome:<x>` from operations, REST phases by name. */
   errors: Record<string, number>;
   /** Local hub only. */
   resources:

@@ -16,7 +16,7 @@ export interface AgentEvents {
   /** The agent was told to cache `account` (it did not before). */
   cachingGained(account: string, agentId: string, at: number): void;
   operationServed(): void;
-  /** Something went wrong, by kind (e.g. `stream:unavailable`). */
+  /** Something went wrong, by kind (e.g. `stream:14 no message from agent N for Ns`). */
   error(kind: string): void;
 }
 
@@ -150,7 +150,7 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
       }
       if (state === "running") events.error("stream:closed-by-hub");
     } catch (err) {
-      if (state === "running") events.error(`stream:${ConnectError.from(err).code}`);
+      if (state === "running") events.error(streamErrorKind(ConnectError.from(err)));
     } finally {
       releaseOnce();
       connected = false;
@@ -206,4 +206,13 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
     isConnected: () => connected,
     cachedAccounts: () => [...held].filter(([, caching]) => caching).map(([name]) => name),
   };
+}
+
+/**
+ * `stream:<code> <message>`, the message without numbers (agent ids, durations) so that streams
+ * ended for one reason count as one kind: the code alone does not say which side ended a stream
+ * (Canceled is both an RST_STREAM CANCEL from the hub and a session the client aborted).
+ */
+function streamErrorKind(err: ConnectError): string {
+  return `stream:${err.code} ${err.rawMessage.replace(/[0-9]+(\.[0-9]+)?/g, "N").slice(0, 80)}`;
 }
