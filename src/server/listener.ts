@@ -54,15 +54,37 @@ function countRequests(handler: RequestHandler, pingIntervalMs: number, clock: C
   };
 }
 
+/**
+ * Closes a socket that carried no byte either way for `idleTimeoutMs` (an idle keep-alive, a
+ * preface never sent, a half-open connection the PINGs get no answer on). The socket's own
+ * timer is not enough: it is refreshed by reads and writes that pass through JavaScript, and an
+ * HTTP/2 session's nghttp2 reads and writes the native handle directly, so a busy agent
+ * connection would be cut every `idleTimeoutMs` (it was, until 2026-12-01: every agent stream of
+ * the 10,000-agent benchmark ended after 120 s). When the timer fires, the handle's byte counter
+ * (`bytesRead`, counted natively) or the JavaScript-side written bytes decide: traffic since the
+ * last look re-arms the timer, so an idle HTTP/2 connection is closed after one to two periods.
+ */
+function closeWhenIdle(socket: Socket, idleTimeoutMs: number): void {
+  const traffic = () => socket.bytesRead + socket.bytesWritten;
+  let seen = traffic();
+  socket.on("timeout", () => {
+    const now = traffic();
+    if (now === seen) {
+      socket.destroy();
+      return;
+    }
+    seen = now;
+    socket.setTimeout(idleTimeoutMs);
+  });
+  socket.setTimeout(idleTimeoutMs);
+}
+
 function track(server: NetServer, port: number, requests: { idle(): Promise<void>; stop(): void }, idleTimeoutMs: number): Listener {
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    // No byte either way for this long (an idle keep-alive, a preface never sent, a half-open
-    // connection the PINGs get no answer on): the socket is closed. Live agent streams always
-    // carry traffic: heartbeats one way, PINGs the other.
-    socket.setTimeout(idleTimeoutMs, () => socket.destroy());
+    closeWhenIdle(socket, idleTimeoutMs);
   });
   return {
     port,

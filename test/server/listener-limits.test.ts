@@ -2,7 +2,9 @@ import * as http2 from "node:http2";
 import { connect, type Socket } from "node:net";
 import type { ServerResponse } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { listenH2c, listenPolyglot, type ConnectionLimits, type Listener } from "../../src/server/listener.js";
+import { listenH2c, listenPolyglot, type ConnectionLimits, type Listener, type ListenOptions } from "../../src/server/listener.js";
+import type { RequestHandler } from "../../src/rest/node-http.js";
+import { createTestPki } from "../auth/support/pki.js";
 
 const LIMITS: ConnectionLimits = { maxConnections: 100, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000, idleTimeoutMs: 10_000, maxConcurrentStreams: 100 };
 
@@ -136,6 +138,54 @@ describe("listener limits", () => {
       expect(await Promise.all(later)).toEqual(Array(6).fill("200"));
     } finally {
       client.close();
+    }
+  });
+
+  it.each([
+    ["the main port (h2c through the sniffing layer)", "h2c", listenPolyglot],
+    ["grpc.agentPort (h2c only)", "h2c", listenH2c],
+    ["the TLS port", "tls", listenPolyglot],
+  ] as const)("keeps an HTTP/2 connection that carries traffic past limits.idleTimeout, on %s, and closes it once it is idle", async (_name, kind, listen) => {
+    const pki = kind === "tls" ? createTestPki() : undefined;
+    try {
+      const issued = pki?.issue("server", { cn: "localhost", ip: ["127.0.0.1"] });
+      const tls = issued === undefined ? undefined : { clientCa: false, current: () => ({ cert: issued.cert, key: issued.key }), onChange: () => {}, close: () => {} };
+      const echoBytes: RequestHandler = (req, res) => {
+        let n = 0;
+        req.on("data", (chunk: Buffer) => (n += chunk.length));
+        req.on("end", () => res.end(String(n)));
+      };
+      const options: ListenOptions = { port: 0, host: "127.0.0.1", pingIntervalMs: 60_000, limits: { ...LIMITS, idleTimeoutMs: 300 }, ...(tls === undefined ? {} : { tls }) };
+      listener = await listen(options, echoBytes);
+      const client = http2.connect(`${tls === undefined ? "http" : "https"}://127.0.0.1:${listener.port}`, pki === undefined ? {} : { ca: pki.ca });
+      client.on("error", () => {});
+      const closedAt = new Promise<number>((resolve) => client.once("close", () => resolve(Date.now())));
+      try {
+        // A stream that sends 10 bytes every 100 ms for four idle periods, as an agent's heartbeats do.
+        const req = client.request({ ":method": "POST", ":path": "/" });
+        let answer = "";
+        req.setEncoding("utf8");
+        req.on("data", (d: string) => (answer += d));
+        const ended = new Promise<void>((resolve, reject) => {
+          req.on("end", () => resolve());
+          req.on("error", reject);
+        });
+        for (let i = 0; i < 12; i++) {
+          req.write("0123456789");
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(client.closed || client.destroyed).toBe(false);
+        req.end();
+        await ended;
+        expect(answer).toBe("120");
+        const lastByte = Date.now();
+        // Then nothing either way: closed after one to two idle periods.
+        expect((await closedAt) - lastByte).toBeLessThan(1_500);
+      } finally {
+        client.destroy();
+      }
+    } finally {
+      pki?.remove();
     }
   });
 });
