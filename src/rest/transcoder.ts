@@ -24,6 +24,9 @@ import { renderResponseBody } from "./response-body.js";
 import { createRouteTable } from "./route-table.js";
 import { jsonFieldPath } from "./field-path.js";
 
+/** The reason a handler's signal aborts with once its call has completed. */
+const CALL_COMPLETED = new ConnectError("the call completed", Code.Canceled);
+
 /** A proto service and its implementation, served over REST by its google.api.http rules. */
 export interface RestService {
   service: DescService;
@@ -146,8 +149,10 @@ export function createRestTranscoder(options: RestTranscoderOptions): { handle: 
       });
       output = response.message;
     } finally {
-      // As with Connect, the handler's signal also ends when the call completes.
-      ctx.abort();
+      // As with Connect, the handler's signal also ends when the call completes. With a reason
+      // made once: without one, every call built a DOMException and its stack (6 % of the hub's
+      // CPU in a profile of 600 operations/s).
+      ctx.abort(CALL_COMPLETED);
       res.off("close", onClose);
     }
     const status = slot.status ?? 200;

@@ -1,6 +1,6 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { Code, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { TranscodingService } from "../gen/transcoding/v1/transcoding_pb.js";
 import { createRestTranscoder } from "../../src/rest/transcoder.js";
@@ -474,5 +474,31 @@ describe("transport specifics", () => {
     expect(reason).toMatchObject({ code: Code.Canceled });
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it("ends the handler's signal once the call has completed, with a Canceled reason (as Connect does)", async () => {
+    const signals: AbortSignal[] = [];
+    const impl = {
+      getItem: (_req: unknown, ctx: HandlerContext) => {
+        signals.push(ctx.signal);
+        return {};
+      },
+    };
+    const { handle } = createRestTranscoder({ services: [{ service: TranscodingService, impl }], maxBodyBytes: 1024, logger: createLogger("silent") });
+    const server = http.createServer(handle as (req: http.IncomingMessage, res: http.ServerResponse) => void);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      for (const id of ["a", "b"]) expect((await fetch(`http://127.0.0.1:${port}/v1/items/${id}`)).status).toBe(200);
+      expect(signals).toHaveLength(2);
+      for (const signal of signals) {
+        expect(signal.aborted).toBe(true);
+        expect(signal.reason).toBeInstanceOf(ConnectError);
+        expect(signal.reason).toMatchObject({ code: Code.Canceled });
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
