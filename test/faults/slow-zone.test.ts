@@ -39,8 +39,8 @@ async function measure(s: Scenario, names: string[]): Promise<{ activationMs: nu
   await eventually(async () => {
     const shown = await Promise.all(names.map((n) => s.account(n)));
     const off = shown.filter((a) => a.status !== "ACTIVE");
-    if (off.length > 0) console.log("NOT-ACTIVE", off.length, JSON.stringify(off.slice(0, 2).map((a) => [a.name, a.status, a.lastAssignmentMsg, a.agents])));
-    expect(shown.every((a) => a.status === "ACTIVE")).toBe(true);
+    // On a timeout the message says where the first ones stood.
+    expect(off.length, JSON.stringify(off.slice(0, 2).map((a) => [a.name, a.status, a.lastAssignmentMsg, a.agents]))).toBe(0);
   }, 15_000);
   const activationMs = performance.now() - t0;
   const t1 = performance.now();
