@@ -58,22 +58,60 @@ interface Entry {
   superseded: Set<string>;
 }
 
-/** Creates an empty set of pending requests; with a deadline, each request is timed from `add`. */
+/** A request's deadline; the queue of them is in the order they run out, since every request has the same timeout. */
+interface Due {
+  at: number;
+  requestId: string;
+  entry: Entry;
+}
+
+/**
+ * Creates an empty set of pending requests; with a deadline, each request is timed from `add`.
+ * One timer serves all deadlines: an activation of 50,000 accounts sends as many requests, and a
+ * timer each cost more than the rest of their bookkeeping together (CPU profile, 2026-12-02).
+ */
 export function createPendingRequests(deadline?: RequestDeadline): PendingRequests {
   const byId = new Map<string, Entry>();
   const byAgent = new Map<string, Set<string>>();
   // Agent → account → the request whose answer counts (the last one sent about it).
   const latest = new Map<string, Map<string, string>>();
-  const timers = new Map<string, () => void>();
+  let dues: Due[] = [];
+  let firstDue = 0;
+  let cancelTimer: (() => void) | undefined;
   let counter = 0;
   const removeIfDone = (requestId: string, entry: Entry) => {
     if (entry.request.accounts.size > 0 || entry.superseded.size > 0) return;
-    timers.get(requestId)?.();
-    timers.delete(requestId);
     byId.delete(requestId);
     const ids = byAgent.get(entry.request.agentId);
     ids?.delete(requestId);
     if (ids?.size === 0) byAgent.delete(entry.request.agentId);
+  };
+  const expire = ({ requestId, entry }: Due, { expired }: RequestDeadline) => {
+    // Answered and removed, or replaced under the same id: nothing runs out.
+    if (byId.get(requestId) !== entry) return;
+    // Superseded answers are not waited for any longer; the later request has its own deadline.
+    entry.superseded.clear();
+    // Still pending: the answers are left to the engine, which removes them as it applies them.
+    if (entry.request.accounts.size > 0) expired(entry.request.agentId, requestId, [...entry.request.accounts.keys()]);
+    else removeIfDone(requestId, entry);
+  };
+  const armTimer = (timing: RequestDeadline) => {
+    const next = dues[firstDue];
+    if (next === undefined || cancelTimer !== undefined) return;
+    cancelTimer = timing.clock.after(Math.max(0, next.at - timing.clock.now()), () => {
+      cancelTimer = undefined;
+      const now = timing.clock.now();
+      for (let due = dues[firstDue]; due !== undefined && due.at <= now; due = dues[firstDue]) {
+        firstDue++;
+        expire(due, timing);
+      }
+      // Drop the run-out prefix once it is most of the queue, so that the queue stays proportional to what is pending.
+      if (firstDue > 1024 && firstDue * 2 > dues.length) {
+        dues = dues.slice(firstDue);
+        firstDue = 0;
+      }
+      armTimer(timing);
+    });
   };
   return {
     nextId: () => `r${(++counter).toString(36)}`,
@@ -94,18 +132,8 @@ export function createPendingRequests(deadline?: RequestDeadline): PendingReques
       if (ids === undefined) byAgent.set(agentId, (ids = new Set()));
       ids.add(requestId);
       if (deadline !== undefined) {
-        timers.set(
-          requestId,
-          deadline.clock.after(deadline.timeoutMs, () => {
-            timers.delete(requestId);
-            if (byId.get(requestId) !== entry) return;
-            // Superseded answers are not waited for any longer; the later request has its own deadline.
-            entry.superseded.clear();
-            // Still pending: the answers are left to the engine, which removes them as it applies them.
-            if (request.accounts.size > 0) deadline.expired(agentId, requestId, [...request.accounts.keys()]);
-            else removeIfDone(requestId, entry);
-          }),
-        );
+        dues.push({ at: deadline.clock.now() + deadline.timeoutMs, requestId, entry });
+        armTimer(deadline);
       }
     },
     peek(agentId, requestId, account) {

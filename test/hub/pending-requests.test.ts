@@ -66,4 +66,47 @@ describe("pending requests", () => {
     await clock.advance(1_000);
     expect(expired).toEqual(["a-2 r3"]);
   });
+
+  it("times thousands of requests with one timer, each running out timeoutMs after it was sent", async () => {
+    const clock = createManualClock();
+    let armed = 0;
+    let mostArmed = 0;
+    const counted = {
+      ...clock,
+      after(ms: number, fn: () => void) {
+        mostArmed = Math.max(mostArmed, ++armed);
+        const cancel = clock.after(ms, () => {
+          armed--;
+          fn();
+        });
+        return () => {
+          armed--;
+          cancel();
+        };
+      },
+    };
+    const expired: string[] = [];
+    const pending = createPendingRequests({ clock: counted, timeoutMs: 1_000, expired: (_agentId, requestId) => expired.push(requestId) });
+    // 3,000 requests over 300 ms; every third one is answered in time.
+    for (let i = 0; i < 3_000; i++) {
+      pending.add(`r${i}`, { agentId: `a-${i % 7}`, kind: "add", accounts: new Map([[`x${i}`, true]]) });
+      if (i % 3 === 0) pending.answered(`r${i}`, `x${i}`);
+      if (i % 100 === 99) await clock.advance(10);
+    }
+    expect(mostArmed).toBe(1);
+    // At 1,000 ms after the first, only the first 100 (sent at 0 ms) have run out.
+    await clock.advance(1_000 - 300);
+    const firstHundred = Array.from({ length: 100 }, (_, i) => `r${i}`).filter((_, i) => i % 3 !== 0);
+    expect(expired).toEqual(firstHundred);
+    await clock.advance(300);
+    expect(expired).toHaveLength(2_000);
+    expect(expired.every((id) => Number(id.slice(1)) % 3 !== 0)).toBe(true);
+    // Still pending (left to the engine), but no longer timed.
+    expect(pending.peek("a-1", "r1", "x1")).toBeDefined();
+    expect(armed).toBe(0);
+    // A request sent after the queue ran dry is timed again.
+    pending.add("late", { agentId: "a-1", kind: "add", accounts: new Map([["z", true]]) });
+    await clock.advance(1_000);
+    expect(expired.at(-1)).toBe("late");
+  });
 });
