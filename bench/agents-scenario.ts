@@ -19,7 +19,12 @@ export interface AgentsScenario {
   workers: number;
   /** Hub processes on the one PostgreSQL (default 1); agents spread over them by worker. */
   replicas?: number;
+  /** With replicas: after failover, the last replica is killed with -9 (design section 11). */
+  killReplica?: boolean;
 }
+
+/** The hub's default `hub.leaseTtl`: a dead replica's agents are taken over once it has run out. */
+const LEASE_TTL_MS = 10_000;
 
 /** What such a scenario writes to bench/results. */
 export interface AgentsResult {
@@ -62,7 +67,7 @@ export async function runAgentsScenario(s: AgentsScenario, progress: Progress, k
   ) as SimOptions;
   let report: SimReport;
   try {
-    report = await runSimulation(options, { progress, replicas: s.replicas ?? 1 });
+    report = await runSimulation(options, { progress, replicas: s.replicas ?? 1, killReplica: s.killReplica === true });
   } finally {
     await database.drop();
   }
@@ -122,6 +127,22 @@ export async function runAgentsScenario(s: AgentsScenario, progress: Progress, k
       { ...row("storm: streams ended by the hub", st.endedByHub, 0, "", "time", "0"), ratio: undefined, met: st.endedByHub === 0 },
     );
   }
+  if (report.replicaKill !== undefined) {
+    const k = report.replicaKill;
+    rows.push(
+      { ...row(`replica kill -9: its ${k.agents} agents welcomed by the others`, k.allWelcomedMs, undefined, "ms", "time", "—") },
+      {
+        ...row("replica kill -9: every account ACTIVE with one caching agent", k.healMs, undefined, "ms", "time", `≤ ${LEASE_TTL_MS + 5_000} ms (leaseTtl + 5 s)`),
+        met: k.healMs !== undefined && k.healMs <= LEASE_TTL_MS + 5_000,
+      },
+      { ...row("replica kill -9: streams ended on the surviving replicas", k.survivorStreamsEnded, undefined, "", "time", "0"), met: k.survivorStreamsEnded === 0 },
+      { ...row("replica kill -9: accounts two agents cached at once", k.doubleCaching.accounts, undefined, "", "time", "0"), met: k.doubleCaching.accounts === 0 },
+    );
+  }
+  rows.push({
+    ...row("accounts two agents cached at once, whole run (agents' side)", report.doubleCaching.accounts, undefined, "", "time", "0"),
+    met: report.doubleCaching.accounts === 0,
+  });
   for (const [phase, d] of Object.entries(report.eventLoop ?? {})) {
     rows.push({ ...row(`hub event-loop delay p99, ${phase}`, d.p99, undefined, "ms", "time", "≤ 50 ms"), met: d.p99 <= 50 });
   }

@@ -54,7 +54,7 @@ const SCENARIOS: Scenario[] = [
     kill: 50,
     workers: 4,
   }),
-  agents("replicas-3k", "PostgreSQL: 3 hub processes on one database, 3,000 agents (1,000 on each) in 30 zones, 9,000 accounts, operations through the first replica, 30 agents killed: statements and NOTIFYs per replica", true, {
+  agents("replicas-3k", "PostgreSQL: 3 hub processes on one database, 3,000 agents (1,000 on each) in 30 zones, 9,000 accounts, operations through the first replica, 30 agents killed, then one replica killed with -9: statements and NOTIFYs per replica, heal time, double caching judged by the agents", true, {
     agents: 3_000,
     zones: 30,
     accounts: 9_000,
@@ -64,6 +64,7 @@ const SCENARIOS: Scenario[] = [
     kill: 30,
     workers: 3,
     replicas: 3,
+    killReplica: true,
   }),
   agents("zones-10k", "PostgreSQL: 10,000 agents in 50 zones (200 per zone), 50,000 accounts, reconnect storm (opt-in)", false, {
     agents: 10_000,

@@ -48,7 +48,7 @@ describe("local hub started through the agent-hub command", () => {
 });
 
 describe("simulation over two local replicas on one PostgreSQL", () => {
-  it("spreads the agents over both and reports each replica's database work per phase", async () => {
+  it("spreads the agents over both, reports each replica's database work per phase, and heals a replica's kill -9 on the other", async () => {
     const database = benchDatabase("postgres");
     try {
       const options = parseSimOptions(
@@ -56,6 +56,8 @@ describe("simulation over two local replicas on one PostgreSQL", () => {
           ...["--agents", "4", "--zones", "2", "--accounts", "6", "--workers", "2", "--duration", "1s", "--ops-rate", "20", "--kill", "0"],
           ...["--phase-timeout", "60s", "--prefix", "r2-"],
           ...Object.entries(database.overrides).flatMap(([k, v]) => ["--hub-config", `${k}=${v}`]),
+          // The survivor takes the dead replica's agents over once its lease has run out.
+          ...["--hub-config", "hub.heartbeatInterval=200ms", "--hub-config", "hub.leaseTtl=1500ms"],
         ],
         false,
       ) as SimOptions;
@@ -66,13 +68,22 @@ describe("simulation over two local replicas on one PostgreSQL", () => {
           connected.push(Number(/^agenthub_agents_connected (\d+)$/m.exec(text)?.[1]));
         }
       };
-      const report = await runSimulation(options, { progress: plainProgress(() => {}, 0), replicas: 2, beforeStop: readReplicas });
-      // Worker w dials replica w mod 2: two agents on each.
-      expect(connected).toEqual([2, 2]);
+      const report = await runSimulation(options, { progress: plainProgress(() => {}, 0), replicas: 2, killReplica: true, beforeStop: readReplicas });
+      // Worker w dials replica w mod 2: two agents on each; the killed one's two redialed the survivor.
+      expect(report.replicaKill?.agents).toBe(2);
+      expect(connected).toEqual([4]);
+      expect(report.replicaKill?.allWelcomedMs).toBeDefined();
+      // Every account ACTIVE with one caching agent again, as REST and the agents see it.
+      expect(report.replicaKill?.healMs).toBeDefined();
+      expect(report.replicaKill?.survivorStreamsEnded).toBe(0);
+      expect(report.replicaKill?.doubleCaching).toEqual({ accounts: 0, longestMs: 0 });
+      expect(report.doubleCaching.accounts).toBe(0);
       expect(report.connect.connected).toBe(4);
       expect(report.activation.byStatus).toEqual({ ACTIVE: 6 });
       const quiet = report.replicaWork?.quiet;
       expect(quiet).toHaveLength(2);
+      // The dead replica sends nothing after its death.
+      expect(report.replicaWork?.replicaKill?.[1]).toEqual({ statementsPerSec: 0, notifiesPerSec: 0, eventLoopP99: 0 });
       // Each replica renews its own lease in the quiet window, whoever its agents are.
       for (const replica of quiet!) expect(replica.statementsPerSec).toBeGreaterThan(0);
       expect(report.databaseWork?.quiet?.statementsPerSec).toBe(quiet!.reduce((n, r) => n + r.statementsPerSec, 0));

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ECHO_HTTP2_SETTINGS } from "../../bench/http2-settings.js";
 import { HTTP2_SETTINGS } from "../../src/server/listener.js";
+import type { EventBatch } from "../../tools/sim/agent-pool.js";
+import { createEventTracker } from "../../tools/sim/event-tracker.js";
 import { createHistogram } from "../../tools/sim/histogram.js";
 import { loopbackUrl, NonLoopbackTargetError } from "../../tools/sim/loopback.js";
 import { parseSimOptions, SimUsageError, type SimOptions } from "../../tools/sim/options.js";
@@ -101,5 +103,37 @@ describe("topology and reachability", () => {
 describe("the echo ceiling's transport", () => {
   it("uses the HTTP/2 settings of the hub's listeners, so the two are measured on the same transport", () => {
     expect(ECHO_HTTP2_SETTINGS).toEqual(HTTP2_SETTINGS);
+  });
+});
+
+describe("double caching, judged from the agents' events", () => {
+  const batch = (part: Partial<EventBatch>): EventBatch => ({ welcomed: [], cachingGained: [], cachingLost: [], streamsEnded: [], operationsServed: 0, errors: {}, ...part });
+
+  it("finds the moments two agents cached one account, within the window asked about", () => {
+    const tracker = createEventTracker();
+    // x: a clean handoff at 100 (a stops, b starts at the same millisecond). y: b starts 30 ms before a stops.
+    tracker.add(batch({ cachingGained: [["x", "a", 0], ["y", "a", 0]], cachingLost: [["x", "a", 100]] }));
+    // Another worker's events arrive later and out of time order.
+    tracker.add(batch({ cachingGained: [["x", "b", 100], ["y", "b", 170]] }));
+    tracker.add(batch({ cachingLost: [["y", "a", 200]] }));
+    expect(tracker.cachingOverlaps(0, 1_000)).toEqual({ accounts: 1, longestMs: 30 });
+    expect(tracker.cachingOverlaps(180, 1_000)).toEqual({ accounts: 1, longestMs: 20 });
+    expect(tracker.cachingOverlaps(200, 1_000)).toEqual({ accounts: 0, longestMs: 0 });
+    expect(tracker.cachers("x")).toBe(1);
+    expect(tracker.cachers("y")).toBe(1);
+  });
+
+  it("counts an overlap still open at the end of the window up to that end", () => {
+    const tracker = createEventTracker();
+    tracker.add(batch({ cachingGained: [["z", "a", 10], ["z", "b", 50]] }));
+    expect(tracker.cachingOverlaps(0, 80)).toEqual({ accounts: 1, longestMs: 30 });
+    expect(tracker.cachers("z")).toBe(2);
+  });
+
+  it("counts the streams that ended on the replicas asked about since a moment", () => {
+    const tracker = createEventTracker();
+    tracker.add(batch({ streamsEnded: [["a", 0, 5], ["b", 1, 20], ["c", 2, 30], ["d", 1, 40]] }));
+    expect(tracker.streamsEndedSince(10, new Set([1]))).toBe(2);
+    expect(tracker.streamsEndedSince(10, new Set([0, 2]))).toBe(1);
   });
 });

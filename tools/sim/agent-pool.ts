@@ -5,7 +5,9 @@ import { createGate } from "./dial-gate.js";
 
 /** How a process runs its share of the simulated agents. */
 export interface AgentPoolOptions {
-  target: string;
+  /** The hub's agent URLs (its replicas); agents dial `targets[firstTarget]` first (sim-agent.ts). */
+  targets: string[];
+  firstTarget: number;
   topology: TopologySpec;
   /** Indices of the agents this pool plays. */
   first: number;
@@ -23,6 +25,9 @@ export interface AgentPoolOptions {
 export interface EventBatch {
   welcomed: [agentId: string, at: number, connectMs: number][];
   cachingGained: [account: string, agentId: string, at: number][];
+  cachingLost: [account: string, agentId: string, at: number][];
+  /** Streams the agents did not end themselves, by the index of the target they were on. */
+  streamsEnded: [agentId: string, target: number, at: number][];
   operationsServed: number;
   errors: Record<string, number>;
 }
@@ -46,13 +51,16 @@ export interface AgentPool {
 
 /** Creates the agents `first … first+count-1` of the topology (not yet dialing). */
 export function createAgentPool(options: AgentPoolOptions, now: () => number): AgentPool {
-  const target = new URL(options.target);
+  const targets = options.targets.map((t) => new URL(t));
   const reach = parseReachability(options.reach);
   const dialGate = createGate(options.dialConcurrency);
-  let batch: EventBatch = { welcomed: [], cachingGained: [], operationsServed: 0, errors: {} };
+  const emptyBatch = (): EventBatch => ({ welcomed: [], cachingGained: [], cachingLost: [], streamsEnded: [], operationsServed: 0, errors: {} });
+  let batch = emptyBatch();
   const events = {
     welcomed: (agentId: string, at: number, connectMs: number) => batch.welcomed.push([agentId, at, connectMs]),
     cachingGained: (account: string, agentId: string, at: number) => batch.cachingGained.push([account, agentId, at]),
+    cachingLost: (account: string, agentId: string, at: number) => batch.cachingLost.push([account, agentId, at]),
+    streamEnded: (agentId: string, target: number, at: number) => batch.streamsEnded.push([agentId, target, at]),
     operationServed: () => (batch.operationsServed += 1),
     error: (kind: string) => (batch.errors[kind] = (batch.errors[kind] ?? 0) + 1),
   };
@@ -62,7 +70,8 @@ export function createAgentPool(options: AgentPoolOptions, now: () => number): A
     agents.set(
       spec.agentId,
       createSimAgent({
-        target,
+        targets,
+        firstTarget: options.firstTarget,
         spec,
         zoneIndex: i % options.topology.zones,
         reach,
@@ -91,7 +100,7 @@ export function createAgentPool(options: AgentPoolOptions, now: () => number): A
     },
     drain() {
       const out = batch;
-      batch = { welcomed: [], cachingGained: [], operationsServed: 0, errors: {} };
+      batch = emptyBatch();
       return out;
     },
     connected: () => [...agents.values()].filter((a) => a.isConnected()).length,

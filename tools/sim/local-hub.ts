@@ -29,6 +29,10 @@ export interface LocalHub {
   agentUrl: string;
   /** The hub's event-loop delay and database work since the previous call, read from `/metrics`. */
   loopDelay(): Promise<LoopDelay & { work: DatabaseWork }>;
+  /** False once the process has exited. */
+  alive(): boolean;
+  /** `kill -9`: the process dies at once, with no shutdown (design section 11, a replica's death). */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -137,6 +141,13 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
       const work = { statements: now.statements - counted.statements, notifies: now.notifies - counted.notifies, ms: now.at - counted.at };
       counted = now;
       return { ...now.delay, work };
+    },
+    alive: () => !gone,
+    async kill() {
+      if (!gone) {
+        child.kill("SIGKILL");
+        await exited;
+      }
     },
     async stop() {
       if (!gone) {

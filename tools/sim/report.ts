@@ -65,6 +65,26 @@ export interface SimReport {
         endedByHub: number;
       }
     | undefined;
+  /**
+   * Several local replicas with `killReplica`: the last replica killed with -9 after failover;
+   * its agents redial the others (sim-agent.ts).
+   */
+  replicaKill:
+    | {
+        /** Agents whose stream died with the replica. */
+        agents: number;
+        /** Kill → all of them welcomed by another replica. */
+        allWelcomedMs: number | undefined;
+        /** Kill → every dynamic account ACTIVE (REST) and cached by exactly one live agent (the agents' side). */
+        healMs: number | undefined;
+        /** Streams on the surviving replicas that ended under their agents after the kill. */
+        survivorStreamsEnded: number;
+        /** Accounts two agents cached at the same moment after the kill, and the longest such moment. */
+        doubleCaching: { accounts: number; longestMs: number };
+      }
+    | undefined;
+  /** Accounts two agents cached at the same moment at any time in the run (the agents' side, design section 11). */
+  doubleCaching: { accounts: number; longestMs: number };
   /** Local hub only: event-loop delay per phase (perf_hooks.monitorEventLoopDelay), ms. */
   eventLoop: Record<string, { p50: number; p99: number; max: number }> | undefined;
   /** Local hub only: statements (and NOTIFYs) the hub sent to PostgreSQL per second, per phase. */
@@ -113,6 +133,14 @@ export function formatReport(r: SimReport): string {
     const st = r.storm;
     rows.push(["storm", `${st.agents} agents dropped: all welcomed in ${st.allWelcomedMs ?? "—"} ms, all ACTIVE in ${st.allActiveMs ?? "—"} ms; ${st.endedByHub} streams ended by the hub`]);
   }
+  if (r.replicaKill !== undefined) {
+    const k = r.replicaKill;
+    rows.push([
+      "replica kill -9",
+      `${k.agents} agents moved: all welcomed in ${ms(k.allWelcomedMs)}, healed in ${ms(k.healMs)}; ${k.survivorStreamsEnded} streams ended on survivors; ${k.doubleCaching.accounts} accounts cached twice (longest ${ms(k.doubleCaching.longestMs)})`,
+    ]);
+  }
+  rows.push(["double caching", `${r.doubleCaching.accounts} accounts cached by two agents at once (longest ${ms(r.doubleCaching.longestMs)})`]);
   if (r.eventLoop !== undefined) {
     rows.push(["event-loop p99", Object.entries(r.eventLoop).map(([k, v]) => `${k} ${v.p99} ms (max ${v.max})`).join(" · ")]);
   }

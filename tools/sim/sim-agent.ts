@@ -15,13 +15,22 @@ export interface AgentEvents {
   welcomed(agentId: string, at: number, connectMs: number): void;
   /** The agent was told to cache `account` (it did not before). */
   cachingGained(account: string, agentId: string, at: number): void;
+  /** The agent stopped caching `account`: told so, told to drop it, or its stream ended (it forgets what it held). */
+  cachingLost(account: string, agentId: string, at: number): void;
+  /** A stream the agent did not end itself ended, on the hub at `target` (an index into the agent's targets). */
+  streamEnded(agentId: string, target: number, at: number): void;
   operationServed(): void;
   /** Something went wrong, by kind (e.g. `stream:14 no message from agent N for Ns`). */
   error(kind: string): void;
 }
 
 export interface SimAgentOptions {
-  target: URL;
+  /**
+   * The hub's agent URLs (replicas). The agent dials `targets[firstTarget]` and, after a stream
+   * it did not end itself, the next one in turn: a pod behind a Service lands on another replica.
+   */
+  targets: readonly URL[];
+  firstTarget: number;
   spec: AgentSpec;
   zoneIndex: number;
   reach: Reachability;
@@ -62,6 +71,12 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
   let session: Http2SessionManager | undefined;
   let finished: Promise<void> = Promise.resolve();
   let redial: NodeJS.Timeout | undefined;
+  let targetIndex = options.firstTarget % options.targets.length;
+  /** Forgets every role (a real agent forgets its assignments when its stream ends; the hub re-sends them). */
+  const forgetAll = (at: number) => {
+    for (const [name, caching] of held) if (caching) events.cachingLost(name, spec.agentId, at);
+    held.clear();
+  };
 
   const answerAssignments = (send: (m: RequestInit) => void, requestId: string, assignments: Assignment[]) => {
     for (const a of assignments) {
@@ -71,8 +86,10 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
         const wasCaching = held.get(name) === true;
         held.set(name, a.caching);
         if (a.caching && !wasCaching) events.cachingGained(name, spec.agentId, wallNow());
+        if (!a.caching && wasCaching) events.cachingLost(name, spec.agentId, wallNow());
         send({ msg: { case: "accountResult", value: { requestId, accountName: name, outcome: Outcome.OK } } });
       } else {
+        if (held.get(name) === true) events.cachingLost(name, spec.agentId, wallNow());
         held.delete(name);
         const cluster = typeof config?.simCluster === "string" ? config.simCluster : "?";
         const message = `dial tcp ${cluster}.sim:6443: i/o timeout (zone ${spec.zoneId} cannot reach cluster ${cluster})`;
@@ -94,9 +111,11 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
       if (!released) release();
       released = true;
     };
-    const manager = new Http2SessionManager(options.target, { pingIntervalMs: 60_000 });
+    const dialed = targetIndex;
+    const target = options.targets[dialed]!;
+    const manager = new Http2SessionManager(target, { pingIntervalMs: 60_000 });
     session = manager;
-    const client = createClient(AgentService, createGrpcTransport({ baseUrl: options.target.toString(), sessionManager: manager }));
+    const client = createClient(AgentService, createGrpcTransport({ baseUrl: target.toString(), sessionManager: manager }));
     const queue = createMessageQueue<RequestInit>();
     const send = (m: RequestInit) => queue.push(m);
     let heartbeat: NodeJS.Timeout | undefined;
@@ -125,6 +144,7 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
             break;
           case "deleteAccounts":
             for (const name of res.msg.value.accountNames) {
+              if (held.get(name) === true) events.cachingLost(name, spec.agentId, wallNow());
               held.delete(name);
               send({ msg: { case: "accountResult", value: { requestId: res.requestId, accountName: name, outcome: Outcome.OK } } });
             }
@@ -157,10 +177,13 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
       clearInterval(heartbeat);
       queue.close();
       manager.abort();
-      // A real agent forgets its assignments when its stream ends; the hub re-sends them.
-      held.clear();
+      forgetAll(wallNow());
     }
-    if (state === "running") scheduleDial(options.reconnectDelayMs);
+    if (state === "running") {
+      events.streamEnded(spec.agentId, dialed, wallNow());
+      targetIndex = (dialed + 1) % options.targets.length;
+      scheduleDial(options.reconnectDelayMs);
+    }
   }
 
   function scheduleDial(delayMs: number) {
@@ -180,6 +203,8 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
     },
     kill() {
       const cached = [...held].filter(([, caching]) => caching).map(([name]) => name);
+      // A crashed pod caches nothing from this moment (its stream ends when the hub notices).
+      forgetAll(wallNow());
       state = "killed";
       clearTimeout(redial);
       session?.abort();

@@ -24,6 +24,8 @@ export interface SimulationDeps {
    * REST goes to the first; simulator worker w dials replica w mod N. Default 1.
    */
   replicas?: number;
+  /** With several local replicas: after failover, kill -9 the last one and time the heal (report.replicaKill). */
+  killReplica?: boolean;
 }
 
 /** A simulator worker or the hub failed; the run cannot go on. */
@@ -123,23 +125,23 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
     const databaseWork: Record<string, { statementsPerSec: number; notifiesPerSec: number }> = {};
     const replicaWork: NonNullable<SimReport["replicaWork"]> = {};
     const loopMark = async (phase: string) => {
-      if (locals.length === 0) return;
-      const marks = await Promise.all(locals.map((l) => l.loopDelay()));
+      const live = locals.filter((l) => l.alive());
+      if (live.length === 0) return;
+      const marks = await Promise.all(live.map((l) => l.loopDelay()));
       const perSec = (n: number, ms: number) => (ms === 0 ? 0 : Math.round((n * 1000) / ms));
       const each = marks.map(({ work, p99 }) => ({ statementsPerSec: perSec(work.statements, work.ms), notifiesPerSec: perSec(work.notifies, work.ms), eventLoopP99: p99 }));
       const worst = marks.reduce((a, b) => (b.p99 > a.p99 ? b : a));
       eventLoop[phase] = { p50: worst.p50, p99: worst.p99, max: Math.max(...marks.map((m) => m.max)) };
       databaseWork[phase] = { statementsPerSec: each.reduce((n, w) => n + w.statementsPerSec, 0), notifiesPerSec: each.reduce((n, w) => n + w.notifiesPerSec, 0) };
-      if (locals.length > 1) replicaWork[phase] = each;
+      if (locals.length > 1) replicaWork[phase] = locals.map((l) => (l.alive() ? each[live.indexOf(l)]! : { statementsPerSec: 0, notifiesPerSec: 0, eventLoopP99: 0 }));
     };
     await loopMark("idle");
     // Connect time counts from the first worker dialing, not from forking (tsx start-up).
     let connectStart = Number.POSITIVE_INFINITY;
     const fleet = startFleet({
       workers: opts.workers,
-      targets: locals.length > 1 ? locals.map((l) => l.agentUrl) : undefined,
       pool: {
-        target: agentUrl,
+        targets: locals.length > 1 ? locals.map((l) => l.agentUrl) : [agentUrl],
         topology,
         reach: opts.reach,
         opLatencyMs: opts.opLatencyMs,
@@ -182,11 +184,15 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
       const failover = await failOver(opts, topology, fleet, api, progress, tracker, waitFor, countError);
       await loopMark("failover");
 
-      // 5. Reconnect storm.
+      // 5. A replica's death.
+      const replicaKill = deps.killReplica === true && locals.length > 1 ? await killReplica(locals, api, progress, tracker, waitFor, activation.activeNames) : undefined;
+      if (replicaKill !== undefined) await loopMark("replicaKill");
+
+      // 6. Reconnect storm.
       const storm = opts.storm ? await reconnectStorm(opts, topology, fleet, api, progress, tracker, waitFor, new Set(failover.killed), activation.activeNames.length) : undefined;
       if (storm !== undefined) await loopMark("storm");
 
-      await deps.beforeStop?.(locals.map((l) => l.url));
+      await deps.beforeStop?.(locals.filter((l) => l.alive()).map((l) => l.url));
       for (const [k, n] of Object.entries(tracker.errors())) countError(k, n);
       return {
         startedAt,
@@ -208,6 +214,8 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
         operations,
         failover,
         storm,
+        replicaKill,
+        doubleCaching: tracker.cachingOverlaps(0, wallNow()),
         eventLoop: local === undefined ? undefined : eventLoop,
         databaseWork: local === undefined ? undefined : databaseWork,
         replicaWork: locals.length > 1 ? replicaWork : undefined,
@@ -270,6 +278,64 @@ async function reconnectStorm(
   const endedByHub = hubEnded(tracker.errors()) - endedBefore;
   phase.done(`${ids.length} agents: all welcomed ${allWelcomedMs ?? "—"} ms, all ACTIVE ${allActiveMs ?? "—"} ms, ${endedByHub} streams ended by the hub`);
   return { agents: ids.length, allWelcomedMs, allActiveMs, endedByHub };
+}
+
+/**
+ * Kills the last replica with -9: its agents' streams die, they redial the next replica, and the
+ * survivors take over its agents once its lease runs out (design section 11). Times until every
+ * account is ACTIVE and cached by exactly one agent, counted from the agents' side as well as
+ * REST's, and checks the two promises of a replica's death: no stream on a survivor ends, and no
+ * two agents cache one account at the same moment.
+ */
+async function killReplica(
+  locals: LocalHub[],
+  api: HubApi,
+  progress: Progress,
+  tracker: ReturnType<typeof createEventTracker>,
+  waitFor: WaitFor,
+  names: string[],
+): Promise<NonNullable<SimReport["replicaKill"]>> {
+  const victim = locals.length - 1;
+  const survivors = new Set(locals.map((_, i) => i).filter((i) => i !== victim));
+  const phase = progress.phase("replica-kill", names.length);
+  const at = wallNow();
+  await locals[victim]!.kill();
+  // The victim's streams end under their agents within moments of the kill (the kernel resets the sockets).
+  await sleep(500);
+  const moved = tracker.streamsEndedSince(at, new Set([victim]));
+  let healMs: number | undefined;
+  let allWelcomedMs: number | undefined;
+  let polling: Promise<void> | undefined;
+  let healthy = 0;
+  const poll = async () => {
+    try {
+      const listed = new Map((await api.listAll()).map((a) => [a.name, a]));
+      healthy = names.filter((n) => {
+        const a = listed.get(n);
+        return a?.status === "ACTIVE" && a.agents.filter((h) => h.caching).length === 1 && tracker.cachers(n) === 1;
+      }).length;
+      if (healthy === names.length) healMs ??= wallNow() - at;
+    } catch {
+      // The REST replica is a survivor; a failed poll is retried on the next tick.
+    } finally {
+      polling = undefined;
+    }
+  };
+  await waitFor(
+    () => healMs !== undefined && allWelcomedMs !== undefined,
+    () => {
+      if (allWelcomedMs === undefined && tracker.welcomesSince(at) >= moved) allWelcomedMs = wallNow() - at;
+      polling ??= poll();
+      phase.update(healthy);
+    },
+  );
+  await polling;
+  const survivorStreamsEnded = tracker.streamsEndedSince(at, survivors);
+  const doubleCaching = tracker.cachingOverlaps(at, wallNow());
+  phase.done(
+    `${moved} agents moved: all welcomed ${allWelcomedMs ?? "—"} ms, healed ${healMs ?? "—"} ms after the kill (${healthy}/${names.length} accounts); ${survivorStreamsEnded} streams ended on survivors; ${doubleCaching.accounts} accounts cached twice`,
+  );
+  return { agents: moved, allWelcomedMs, healMs, survivorStreamsEnded, doubleCaching };
 }
 
 function hubEnded(errors: Record<string, number>): number {

@@ -23,9 +23,8 @@ export interface WorkerFleet {
 export interface FleetOptions {
   /** Worker processes; 0 runs the agents in this process (tests, small runs). */
   workers: number;
-  pool: Omit<AgentPoolOptions, "first" | "count">;
-  /** Several hub replicas: worker w dials targets[w mod N] instead of pool.target. */
-  targets?: string[] | undefined;
+  /** `targets` are the hub's replicas: worker w's agents dial targets[w mod N] first. */
+  pool: Omit<AgentPoolOptions, "first" | "count" | "firstTarget">;
   /** A worker's agents begin dialing (after its process has started). */
   onDialing(at: number): void;
   onEvents(batch: EventBatch): void;
@@ -95,8 +94,7 @@ export function startFleet(options: FleetOptions): WorkerFleet {
           if (!stopping) options.onFailure(`a simulator worker exited unexpectedly (code ${code})`);
         }),
   );
-  const targetOf = (w: number) => options.targets?.[w % options.targets.length] ?? options.pool.target;
-  shares.forEach((share, w) => channels[w]!.send({ type: "start", pool: { ...options.pool, ...share, target: targetOf(w) } }));
+  shares.forEach((share, w) => channels[w]!.send({ type: "start", pool: { ...options.pool, ...share, firstTarget: w % options.pool.targets.length } }));
   const request = (channel: Channel, build: (id: number) => ToWorker) =>
     new Promise<FromWorker>((resolve) => {
       const id = nextId++;

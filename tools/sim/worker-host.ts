@@ -21,7 +21,7 @@ export function createWorkerHost(send: (message: FromWorker) => void, onStopped:
   const flush = () => {
     if (pool === undefined) return;
     const batch = pool.drain();
-    if (batch.welcomed.length + batch.cachingGained.length + batch.operationsServed + Object.keys(batch.errors).length > 0) {
+    if (batch.welcomed.length + batch.cachingGained.length + batch.cachingLost.length + batch.streamsEnded.length + batch.operationsServed + Object.keys(batch.errors).length > 0) {
       send({ type: "events", batch });
     }
   };
