@@ -333,7 +333,7 @@ async function killReplica(
   const survivorStreamsEnded = tracker.streamsEndedSince(at, survivors);
   const doubleCaching = tracker.cachingOverlaps(at, wallNow());
   phase.done(
-    `${moved} agents moved: all welcomed ${allWelcomedMs ?? "—"} ms, healed ${healMs ?? "—"} ms after the kill (${healthy}/${names.length} accounts); ${survivorStreamsEnded} streams ended on survivors; ${doubleCaching.accounts} accounts cached twice`,
+    `${moved} agents moved: all welcomed ${allWelcomedMs?.toFixed(0) ?? "—"} ms, healed ${healMs?.toFixed(0) ?? "—"} ms after the kill (${healthy}/${names.length} accounts); ${survivorStreamsEnded} streams ended on survivors; ${doubleCaching.accounts} accounts cached twice`,
   );
   return { agents: moved, allWelcomedMs, healMs, survivorStreamsEnded, doubleCaching };
 }
