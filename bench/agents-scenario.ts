@@ -2,6 +2,7 @@ import { parseSimOptions, type SimOptions } from "../tools/sim/options.js";
 import type { Progress } from "../tools/sim/progress.js";
 import type { SimReport } from "../tools/sim/report.js";
 import { benchDatabase } from "./bench-database.js";
+import { deployedNodeOptions } from "./deployed-node-options.js";
 import { runSimulation } from "../tools/sim/simulation.js";
 import { measureCeiling, type Ceiling } from "./ceiling.js";
 import { throughputRatio, timeRatio, type ResultRow } from "./table.js";
@@ -54,6 +55,8 @@ export async function runAgentsScenario(s: AgentsScenario, progress: Progress, k
     [
       ...["--agents", String(s.agents), "--zones", String(s.zones), "--accounts", String(s.accounts), "--workers", String(s.workers)],
       ...(s.storm ? ["--storm"] : []),
+      // The heap limit of deploy/kubernetes/deployment.yaml: RSS is measured as a replica runs there.
+      `--hub-node-options=${deployedNodeOptions().join(" ")}`,
       ...Object.entries(database.overrides).flatMap(([k, v]) => ["--hub-config", `${k}=${v}`]),
       ...["--ops-rate", "1000000", "--ops-concurrency", String(s.opsConcurrency), "--duration", `${s.opsDurationMs}ms`],
       ...["--kill", String(s.kill), "--phase-timeout", "300s", "--batch", "1000"],

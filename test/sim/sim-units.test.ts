@@ -34,6 +34,13 @@ describe("options", () => {
     expect(() => parseSimOptions(["--duration", "soon"], false)).toThrow(SimUsageError);
     expect(() => parseSimOptions(["--hub-config", "novalue"], false)).toThrow(/--hub-config/);
   });
+  it("passes Node.js flags to the local hub only", () => {
+    const o = parseSimOptions(["--hub-node-options= --max-old-space-size=1024  --trace-gc "], false) as SimOptions;
+    expect(o.hubNodeOptions).toEqual(["--max-old-space-size=1024", "--trace-gc"]);
+    expect((parseSimOptions([], false) as SimOptions).hubNodeOptions).toEqual([]);
+    expect(() => parseSimOptions(["--hub-node-options", "max-old-space-size=1024"], false)).toThrow(/--hub-node-options/);
+    expect(() => parseSimOptions(["--hub", "http://127.0.0.1:7002", "--hub-node-options=--trace-gc"], false)).toThrow(/--hub local only/);
+  });
 });
 
 describe("histogram", () => {

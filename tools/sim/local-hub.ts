@@ -43,6 +43,8 @@ export interface LocalHubOptions {
   logFile: string | undefined;
   /** Write a V8 CPU profile of the hub into this directory when it stops. */
   profileDir?: string | undefined;
+  /** Node.js flags for the hub's process, before the command. */
+  nodeOptions?: readonly string[];
 }
 
 /** The published command (`agent-hub`), so the simulator depends on nothing inside src/. */
@@ -94,7 +96,7 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
   // Keys the simulator sets must not be overridden by an AGENT_HUB_* or DATABASE_URL of the shell.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AGENT_HUB_") && k !== "DATABASE_URL" && k !== "PORT"));
   const profile = options.profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`];
-  const child = spawn(process.execPath, [...profile, command, "serve", "--config", configFile], { env, stdio: ["ignore", out, "inherit"] });
+  const child = spawn(process.execPath, [...profile, ...(options.nodeOptions ?? []), command, "serve", "--config", configFile], { env, stdio: ["ignore", out, "inherit"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   // The hub has no IPC channel to notice the simulator's end: a simulator that dies takes it along.
   const orphaned = () => child.kill("SIGKILL");

@@ -38,6 +38,8 @@ export interface SimOptions {
   hubLog: string | undefined;
   /** Directory for a CPU profile of the local hub. */
   hubProfile: string | undefined;
+  /** Node.js flags of the local hub's process (e.g. the deployment's --max-old-space-size). */
+  hubNodeOptions: string[];
   /** Show a progress bar (TTY) instead of plain lines. */
   tty: boolean;
 }
@@ -72,6 +74,7 @@ Targets must be on this machine (127.0.0.1, ::1, localhost).
   --hub-config KEY=VALUE   configuration of the local hub (repeatable), e.g. heartbeat.interval=2s
   --hub-log FILE           append the local hub's log to FILE
   --hub-profile DIR        write a V8 CPU profile of the local hub into DIR (open in Chrome DevTools)
+  --hub-node-options=FLAGS Node.js flags for the local hub, e.g. --hub-node-options=--max-old-space-size=1024
   --json FILE              write the report as JSON
   --plain                  plain progress lines even on a TTY
 
@@ -141,6 +144,7 @@ export function parseSimOptions(args: string[], tty: boolean): SimOptions | "hel
       "hub-config": { type: "string", multiple: true },
       "hub-log": { type: "string" },
       "hub-profile": { type: "string" },
+      "hub-node-options": { type: "string" },
       json: { type: "string" },
       plain: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -162,9 +166,12 @@ export function parseSimOptions(args: string[], tty: boolean): SimOptions | "hel
     if (eq <= 0) throw new SimUsageError(`--hub-config: expected KEY=VALUE, got ${JSON.stringify(kv)}`);
     hubConfig[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  if (hub !== "local" && (Object.keys(hubConfig).length > 0 || values["hub-log"] !== undefined || values["hub-profile"] !== undefined)) {
-    throw new SimUsageError("--hub-config, --hub-log and --hub-profile apply to --hub local only");
+  if (hub !== "local" && (Object.keys(hubConfig).length > 0 || values["hub-log"] !== undefined || values["hub-profile"] !== undefined || values["hub-node-options"] !== undefined)) {
+    throw new SimUsageError("--hub-config, --hub-log, --hub-profile and --hub-node-options apply to --hub local only");
   }
+  const hubNodeOptions = (values["hub-node-options"] ?? "").split(/\s+/).filter((flag) => flag !== "");
+  const notFlag = hubNodeOptions.find((flag) => !flag.startsWith("--"));
+  if (notFlag !== undefined) throw new SimUsageError(`--hub-node-options: expected Node.js flags (--name or --name=value), got ${JSON.stringify(notFlag)}`);
   return {
     hub,
     agents,
@@ -190,6 +197,7 @@ export function parseSimOptions(args: string[], tty: boolean): SimOptions | "hel
     hubConfig,
     hubLog: values["hub-log"],
     hubProfile: values["hub-profile"],
+    hubNodeOptions,
     tty: tty && values.plain !== true,
   };
 }

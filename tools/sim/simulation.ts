@@ -82,7 +82,7 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
   try {
     // One after the other: each migrates the shared schema under an advisory lock anyway.
     for (let i = 0; i < (opts.hub === "local" ? (deps.replicas ?? 1) : 0); i++) {
-      locals.push(await startLocalHub({ overrides: opts.hubConfig, logFile: opts.hubLog, profileDir: i === 0 ? opts.hubProfile : undefined }));
+      locals.push(await startLocalHub({ overrides: opts.hubConfig, logFile: opts.hubLog, profileDir: i === 0 ? opts.hubProfile : undefined, nodeOptions: opts.hubNodeOptions }));
     }
   } catch (err) {
     await Promise.all(locals.map((l) => l.stop()));
