@@ -83,8 +83,8 @@ export interface SimReport {
         doubleCaching: { accounts: number; longestMs: number };
       }
     | undefined;
-  /** Accounts two agents cached at the same moment at any time in the run (the agents' side, design section 11). */
-  doubleCaching: { accounts: number; longestMs: number };
+  /** Accounts two agents cached at the same moment at any time in the run (the agents' side, design section 11), and per phase. */
+  doubleCaching: { accounts: number; longestMs: number; byPhase: Record<string, { accounts: number; longestMs: number }> };
   /** Local hub only: event-loop delay per phase (perf_hooks.monitorEventLoopDelay), ms. */
   eventLoop: Record<string, { p50: number; p99: number; max: number }> | undefined;
   /** Local hub only: statements (and NOTIFYs) the hub sent to PostgreSQL per second, per phase. */
@@ -140,7 +140,11 @@ export function formatReport(r: SimReport): string {
       `${k.agents} agents moved: all welcomed in ${ms(k.allWelcomedMs)}, healed in ${ms(k.healMs)}; ${k.survivorStreamsEnded} streams ended on survivors; ${k.doubleCaching.accounts} accounts cached twice (longest ${ms(k.doubleCaching.longestMs)})`,
     ]);
   }
-  rows.push(["double caching", `${r.doubleCaching.accounts} accounts cached by two agents at once (longest ${ms(r.doubleCaching.longestMs)})`]);
+  const phases = Object.entries(r.doubleCaching.byPhase).filter(([, d]) => d.accounts > 0);
+  rows.push([
+    "double caching",
+    `${r.doubleCaching.accounts} accounts cached by two agents at once (longest ${ms(r.doubleCaching.longestMs)})${phases.length === 0 ? "" : `: ${phases.map(([p, d]) => `${p} ${d.accounts}`).join(", ")}`}`,
+  ]);
   if (r.eventLoop !== undefined) {
     rows.push(["event-loop p99", Object.entries(r.eventLoop).map(([k, v]) => `${k} ${v.p99} ms (max ${v.max})`).join(" · ")]);
   }

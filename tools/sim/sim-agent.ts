@@ -128,6 +128,8 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
     });
     try {
       for await (const res of client.connect(queue)) {
+        // Bounced or killed: what was still on the wire is not read (the agent already let go).
+        if (state !== "running") break;
         switch (res.msg.case) {
           case "welcome": {
             connected = true;
@@ -213,6 +215,8 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
     bounce(downtimeMs) {
       if (state !== "running") return;
       state = "down";
+      // The agent drops its own connection: it stops caching now, not when its stream's end has been read.
+      forgetAll(wallNow());
       session?.abort();
       setTimeout(() => {
         if (state !== "down") return;

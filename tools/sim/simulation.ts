@@ -124,7 +124,12 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
     const eventLoop: Record<string, { p50: number; p99: number; max: number }> = {};
     const databaseWork: Record<string, { statementsPerSec: number; notifiesPerSec: number }> = {};
     const replicaWork: NonNullable<SimReport["replicaWork"]> = {};
+    // Each phase's window, for the double-caching figure per phase.
+    const windows: { phase: string; from: number; to: number }[] = [];
+    let phaseFrom = wallNow();
     const loopMark = async (phase: string) => {
+      windows.push({ phase, from: phaseFrom, to: wallNow() });
+      phaseFrom = wallNow();
       const live = locals.filter((l) => l.alive());
       if (live.length === 0) return;
       const marks = await Promise.all(live.map((l) => l.loopDelay()));
@@ -215,7 +220,10 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
         failover,
         storm,
         replicaKill,
-        doubleCaching: tracker.cachingOverlaps(0, wallNow()),
+        doubleCaching: {
+          ...tracker.cachingOverlaps(0, wallNow()),
+          byPhase: Object.fromEntries(windows.map((w) => [w.phase, tracker.cachingOverlaps(w.from, w.to)])),
+        },
         eventLoop: local === undefined ? undefined : eventLoop,
         databaseWork: local === undefined ? undefined : databaseWork,
         replicaWork: locals.length > 1 ? replicaWork : undefined,
