@@ -67,6 +67,9 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
   /** Accounts held, with the caching role. */
   const held = new Map<string, boolean>();
   let state: "idle" | "running" | "down" | "killed" | "stopped" = "idle";
+  // Which stream is the agent's own: a bounce disowns the current one at once, though its
+  // messages may still be read (and its end seen) after the agent is running again.
+  let generation = 0;
   let connected = false;
   let session: Http2SessionManager | undefined;
   let finished: Promise<void> = Promise.resolve();
@@ -111,6 +114,7 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
       if (!released) release();
       released = true;
     };
+    const mine = generation;
     const dialed = targetIndex;
     const target = options.targets[dialed]!;
     const manager = new Http2SessionManager(target, { pingIntervalMs: 60_000 });
@@ -129,7 +133,7 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
     try {
       for await (const res of client.connect(queue)) {
         // Bounced or killed: what was still on the wire is not read (the agent already let go).
-        if (state !== "running") break;
+        if (state !== "running" || mine !== generation) break;
         switch (res.msg.case) {
           case "welcome": {
             connected = true;
@@ -170,9 +174,9 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
             events.error("unknown-message");
         }
       }
-      if (state === "running") events.error("stream:closed-by-hub");
+      if (state === "running" && mine === generation) events.error("stream:closed-by-hub");
     } catch (err) {
-      if (state === "running") events.error(streamErrorKind(ConnectError.from(err)));
+      if (state === "running" && mine === generation) events.error(streamErrorKind(ConnectError.from(err)));
     } finally {
       releaseOnce();
       connected = false;
@@ -181,7 +185,7 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
       manager.abort();
       forgetAll(wallNow());
     }
-    if (state === "running") {
+    if (state === "running" && mine === generation) {
       events.streamEnded(spec.agentId, dialed, wallNow());
       targetIndex = (dialed + 1) % options.targets.length;
       scheduleDial(options.reconnectDelayMs);
@@ -215,6 +219,7 @@ export function createSimAgent(options: SimAgentOptions): SimAgent {
     bounce(downtimeMs) {
       if (state !== "running") return;
       state = "down";
+      generation++;
       // The agent drops its own connection: it stops caching now, not when its stream's end has been read.
       forgetAll(wallNow());
       session?.abort();
