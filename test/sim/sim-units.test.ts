@@ -126,6 +126,17 @@ describe("double caching, judged from the agents' events", () => {
     expect(tracker.cachingOverlaps(0, 1_000)).toEqual({ accounts: 1, longestMs: 30 });
     expect(tracker.cachingOverlaps(180, 1_000)).toEqual({ accounts: 1, longestMs: 20 });
     expect(tracker.cachingOverlaps(200, 1_000)).toEqual({ accounts: 0, longestMs: 0 });
+    expect(tracker.overlapExamples(0, 1_000, 5)).toEqual([
+      {
+        account: "y",
+        longestMs: 30,
+        changes: [
+          { agentId: "a", atMs: 0, caching: true },
+          { agentId: "b", atMs: 170, caching: true },
+          { agentId: "a", atMs: 200, caching: false },
+        ],
+      },
+    ]);
     expect(tracker.cachers("x")).toBe(1);
     expect(tracker.cachers("y")).toBe(1);
   });

@@ -23,10 +23,19 @@ export interface EventTracker {
    * agents' side (design section 11), and the longest such moment.
    */
   cachingOverlaps(from: number, to: number): { accounts: number; longestMs: number };
+  /** Up to `n` accounts with the longest such moments, with every role change of theirs (ms after `from`), to tell what happened. */
+  overlapExamples(from: number, to: number, n: number): OverlapExample[];
   /** Streams that ended under their agents on one of `targets` (replica indices) since `since`. */
   streamsEndedSince(since: number, targets: ReadonlySet<number>): number;
   operationsServed(): number;
   errors(): Record<string, number>;
+}
+
+/** An account two agents cached at once, and how its caching role went. */
+export interface OverlapExample {
+  account: string;
+  longestMs: number;
+  changes: { agentId: string; atMs: number; caching: boolean }[];
 }
 
 /** One agent starting (+1) or stopping (-1) to cache an account. */
@@ -114,6 +123,16 @@ export function createEventTracker(): EventTracker {
         longestMs = Math.max(longestMs, longest);
       }
       return { accounts, longestMs };
+    },
+    overlapExamples(from, to, n) {
+      const found: OverlapExample[] = [];
+      for (const [account, changes] of roleChanges) {
+        const longestMs = longestOverlap(changes, from, to);
+        if (longestMs <= 0) continue;
+        const ordered = [...changes].sort((a, b) => a[0] - b[0]);
+        found.push({ account, longestMs, changes: ordered.map(([at, agentId, delta]) => ({ agentId, atMs: Math.round(at - from), caching: delta === 1 })) });
+      }
+      return found.sort((a, b) => b.longestMs - a.longestMs).slice(0, n);
     },
     streamsEndedSince: (since, targets) => streamEnds.filter(([target, at]) => at >= since && targets.has(target)).length,
     operationsServed: () => served,

@@ -1,3 +1,4 @@
+import type { OverlapExample } from "./event-tracker.js";
 import type { LatencySummary } from "./histogram.js";
 
 /** Resource use of a local hub at a moment of the run. */
@@ -84,7 +85,13 @@ export interface SimReport {
       }
     | undefined;
   /** Accounts two agents cached at the same moment at any time in the run (the agents' side, design section 11), and per phase. */
-  doubleCaching: { accounts: number; longestMs: number; byPhase: Record<string, { accounts: number; longestMs: number }> };
+  doubleCaching: {
+    accounts: number;
+    longestMs: number;
+    byPhase: Record<string, { accounts: number; longestMs: number }>;
+    /** The accounts with the longest overlaps and their role changes (ms after the run's start). */
+    examples: OverlapExample[];
+  };
   /** Local hub only: event-loop delay per phase (perf_hooks.monitorEventLoopDelay), ms. */
   eventLoop: Record<string, { p50: number; p99: number; max: number }> | undefined;
   /** Local hub only: statements (and NOTIFYs) the hub sent to PostgreSQL per second, per phase. */

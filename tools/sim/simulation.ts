@@ -126,7 +126,8 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
     const replicaWork: NonNullable<SimReport["replicaWork"]> = {};
     // Each phase's window, for the double-caching figure per phase.
     const windows: { phase: string; from: number; to: number }[] = [];
-    let phaseFrom = wallNow();
+    const runFrom = wallNow();
+    let phaseFrom = runFrom;
     const loopMark = async (phase: string) => {
       windows.push({ phase, from: phaseFrom, to: wallNow() });
       phaseFrom = wallNow();
@@ -223,6 +224,7 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
         doubleCaching: {
           ...tracker.cachingOverlaps(0, wallNow()),
           byPhase: Object.fromEntries(windows.map((w) => [w.phase, tracker.cachingOverlaps(w.from, w.to)])),
+          examples: tracker.overlapExamples(runFrom, wallNow(), 5),
         },
         eventLoop: local === undefined ? undefined : eventLoop,
         databaseWork: local === undefined ? undefined : databaseWork,
