@@ -161,6 +161,8 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
       for (;;) {
         const message = await session.next();
         if (message === undefined) break;
+        // An account message's answer is due from now, not from when it was queued (pending-requests.ts).
+        if (message.requestId !== "") deps.pending.sent(message.requestId);
         yield message;
       }
     } finally {

@@ -31,6 +31,13 @@ export interface PendingRequests {
    */
   add(requestId: string, request: PendingRequest): void;
   /**
+   * The request's message left the agent's outbox for its stream: its deadline starts now. Timed
+   * from `add` instead, a reconnect storm's backlog in the outbox ran requests out before their
+   * agents could have read them, and the engine counted agents that were about to answer OK as
+   * unreachable (wide topology, 10,000 agents).
+   */
+  sent(requestId: string): void;
+  /**
    * What the agent was asked about the account in that request; "superseded" when a later request
    * asked again; undefined when no answer is expected.
    */
@@ -56,6 +63,8 @@ interface Entry {
   request: PendingRequest;
   /** Accounts a later request to the agent asked again. */
   superseded: Set<string>;
+  /** Its deadline is running (the message was sent). */
+  timed: boolean;
 }
 
 /** A request's deadline; the queue of them is in the order they run out, since every request has the same timeout. */
@@ -66,7 +75,7 @@ interface Due {
 }
 
 /**
- * Creates an empty set of pending requests; with a deadline, each request is timed from `add`.
+ * Creates an empty set of pending requests; with a deadline, each request is timed from `sent`.
  * One timer serves all deadlines: an activation of 50,000 accounts sends as many requests, and a
  * timer each cost more than the rest of their bookkeeping together (CPU profile, 2026-12-02).
  */
@@ -126,15 +135,19 @@ export function createPendingRequests(deadline?: RequestDeadline): PendingReques
         const earlier = earlierId === undefined ? undefined : byId.get(earlierId);
         if (earlier?.request.accounts.delete(account) === true) earlier.superseded.add(account);
       }
-      const entry: Entry = { request, superseded: new Set() };
+      const entry: Entry = { request, superseded: new Set(), timed: false };
       byId.set(requestId, entry);
       let ids = byAgent.get(agentId);
       if (ids === undefined) byAgent.set(agentId, (ids = new Set()));
       ids.add(requestId);
-      if (deadline !== undefined) {
-        dues.push({ at: deadline.clock.now() + deadline.timeoutMs, requestId, entry });
-        armTimer(deadline);
-      }
+    },
+    sent(requestId) {
+      const entry = byId.get(requestId);
+      if (deadline === undefined || entry === undefined || entry.timed) return;
+      entry.timed = true;
+      // Sent in the order they are timed: the queue stays in the order the deadlines run out.
+      dues.push({ at: deadline.clock.now() + deadline.timeoutMs, requestId, entry });
+      armTimer(deadline);
     },
     peek(agentId, requestId, account) {
       const entry = byId.get(requestId);

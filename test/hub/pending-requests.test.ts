@@ -42,8 +42,10 @@ describe("pending requests", () => {
     const expired: string[] = [];
     const pending = createPendingRequests({ clock, timeoutMs: 1_000, expired: (agentId, requestId, unanswered) => expired.push(`${agentId} ${requestId} ${unanswered.join(",")}`) });
     pending.add("r1", { agentId: "a-1", kind: "add", accounts: new Map([["x", true]]) });
+    pending.sent("r1");
     await clock.advance(500);
     pending.add("r2", { agentId: "a-1", kind: "save", accounts: new Map([["x", false], ["y", false]]) });
+    pending.sent("r2");
     await clock.advance(600);
     expect(expired).toEqual([]);
     pending.answered("r2", "y");
@@ -58,8 +60,11 @@ describe("pending requests", () => {
     const expired: string[] = [];
     const pending = createPendingRequests({ clock, timeoutMs: 1_000, expired: (agentId, requestId) => expired.push(`${agentId} ${requestId}`) });
     pending.add("r1", { agentId: "a-1", kind: "add", accounts: new Map([["x", true]]) });
+    pending.sent("r1");
     pending.add("r2", { agentId: "a-1", kind: "delete", accounts: new Map([["y", false]]) });
+    pending.sent("r2");
     pending.add("r3", { agentId: "a-2", kind: "add", accounts: new Map([["x", false]]) });
+    pending.sent("r3");
     pending.forgetAgent("a-1");
     expect(pending.peek("a-1", "r1", "x")).toBeUndefined();
     expect(pending.peek("a-1", "r2", "y")).toBeUndefined();
@@ -90,6 +95,7 @@ describe("pending requests", () => {
     // 3,000 requests over 300 ms; every third one is answered in time.
     for (let i = 0; i < 3_000; i++) {
       pending.add(`r${i}`, { agentId: `a-${i % 7}`, kind: "add", accounts: new Map([[`x${i}`, true]]) });
+      pending.sent(`r${i}`);
       if (i % 3 === 0) pending.answered(`r${i}`, `x${i}`);
       if (i % 100 === 99) await clock.advance(10);
     }
@@ -106,7 +112,29 @@ describe("pending requests", () => {
     expect(armed).toBe(0);
     // A request sent after the queue ran dry is timed again.
     pending.add("late", { agentId: "a-1", kind: "add", accounts: new Map([["z", true]]) });
+    pending.sent("late");
     await clock.advance(1_000);
     expect(expired.at(-1)).toBe("late");
+  });
+
+  it("times a request from when its message was sent, not from when it was queued", async () => {
+    const clock = createManualClock();
+    const expired: string[] = [];
+    const pending = createPendingRequests({ clock, timeoutMs: 1_000, expired: (_agentId, requestId) => expired.push(requestId) });
+    pending.add("queued", { agentId: "a-1", kind: "add", accounts: new Map([["x", true]]) });
+    // Minutes in the outbox (a reconnect storm's backlog) do not count against the agent.
+    await clock.advance(5_000);
+    expect(expired).toEqual([]);
+    pending.sent("queued");
+    // Sent again (a second yield of the same id) does not restart or double the deadline.
+    await clock.advance(600);
+    pending.sent("queued");
+    await clock.advance(400);
+    expect(expired).toEqual(["queued"]);
+    await clock.advance(2_000);
+    expect(expired).toEqual(["queued"]);
+    // Ids nobody waits for (operations, welcome) are ignored.
+    pending.sent("op-1");
+    expect(clock.pending()).toBe(0);
   });
 });
