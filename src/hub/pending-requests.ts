@@ -56,6 +56,12 @@ export interface PendingRequests {
 export interface RequestDeadline {
   clock: Clock;
   timeoutMs: number;
+  /**
+   * Whether the hub reads the agent's stream now. While it does not (it waits for room in the
+   * engine's queue), the agent's answers sit unread, so its requests do not run out: each is
+   * looked at again `RECHECK_MS` later.
+   */
+  reading?: (agentId: string) => boolean;
   expired(agentId: string, requestId: string, unanswered: string[]): void;
 }
 
@@ -67,7 +73,13 @@ interface Entry {
   timed: boolean;
 }
 
-/** A request's deadline; the queue of them is in the order they run out, since every request has the same timeout. */
+/** How long a request that ran out while the hub was not reading its agent's stream waits before it is judged again. */
+const RECHECK_MS = 1_000;
+
+/**
+ * A request's deadline. Both queues of them are in the order they run out: every request has the
+ * same timeout, and every one looked at again after a pause of reading the same RECHECK_MS.
+ */
 interface Due {
   at: number;
   requestId: string;
@@ -86,6 +98,8 @@ export function createPendingRequests(deadline?: RequestDeadline): PendingReques
   const latest = new Map<string, Map<string, string>>();
   let dues: Due[] = [];
   let firstDue = 0;
+  // Rare (a reading pause while requests run out): a plain queue.
+  const rechecks: Due[] = [];
   let cancelTimer: (() => void) | undefined;
   let counter = 0;
   const removeIfDone = (requestId: string, entry: Entry) => {
@@ -95,9 +109,15 @@ export function createPendingRequests(deadline?: RequestDeadline): PendingReques
     ids?.delete(requestId);
     if (ids?.size === 0) byAgent.delete(entry.request.agentId);
   };
-  const expire = ({ requestId, entry }: Due, { expired }: RequestDeadline) => {
+  const expire = (due: Due, timing: RequestDeadline) => {
+    const { requestId, entry } = due;
     // Answered and removed, or replaced under the same id: nothing runs out.
     if (byId.get(requestId) !== entry) return;
+    if (timing.reading?.(entry.request.agentId) === false) {
+      rechecks.push({ ...due, at: timing.clock.now() + RECHECK_MS });
+      return;
+    }
+    const { expired } = timing;
     // Superseded answers are not waited for any longer; the later request has its own deadline.
     entry.superseded.clear();
     // Still pending: the answers are left to the engine, which removes them as it applies them.
@@ -105,11 +125,14 @@ export function createPendingRequests(deadline?: RequestDeadline): PendingReques
     else removeIfDone(requestId, entry);
   };
   const armTimer = (timing: RequestDeadline) => {
-    const next = dues[firstDue];
-    if (next === undefined || cancelTimer !== undefined) return;
-    cancelTimer = timing.clock.after(Math.max(0, next.at - timing.clock.now()), () => {
+    const next = Math.min(dues[firstDue]?.at ?? Infinity, rechecks[0]?.at ?? Infinity);
+    if (next === Infinity || cancelTimer !== undefined) return;
+    cancelTimer = timing.clock.after(Math.max(0, next - timing.clock.now()), () => {
       cancelTimer = undefined;
       const now = timing.clock.now();
+      // Rechecks first: pushed during this loop, a recheck is due only RECHECK_MS from now.
+      const rechecking = rechecks.findIndex((due) => due.at > now);
+      for (const due of rechecks.splice(0, rechecking < 0 ? rechecks.length : rechecking)) expire(due, timing);
       for (let due = dues[firstDue]; due !== undefined && due.at <= now; due = dues[firstDue]) {
         firstDue++;
         expire(due, timing);

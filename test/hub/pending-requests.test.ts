@@ -137,4 +137,31 @@ describe("pending requests", () => {
     pending.sent("op-1");
     expect(clock.pending()).toBe(0);
   });
+
+  it("does not run a request out while the hub is not reading its agent's stream", async () => {
+    const clock = createManualClock();
+    const expired: string[] = [];
+    let paused = true;
+    const pending = createPendingRequests({
+      clock,
+      timeoutMs: 1_000,
+      reading: (agentId) => agentId !== "a-1" || !paused,
+      expired: (_agentId, requestId) => expired.push(requestId),
+    });
+    for (const [id, agentId] of [["r1", "a-1"], ["r2", "a-2"], ["r3", "a-1"]] as const) {
+      pending.add(id, { agentId, kind: "add", accounts: new Map([[`x-${id}`, true]]) });
+      pending.sent(id);
+    }
+    await clock.advance(1_000);
+    // a-2's stream is read: its silence counts. a-1's answers may sit unread behind the pause.
+    expect(expired).toEqual(["r2"]);
+    await clock.advance(3_000);
+    expect(expired).toEqual(["r2"]);
+    // The pause ends; r3's answer arrives, r1's does not.
+    paused = false;
+    pending.answered("r3", "x-r3");
+    await clock.advance(1_000);
+    expect(expired).toEqual(["r2", "r1"]);
+    expect(clock.pending()).toBe(0);
+  });
 });
