@@ -27,6 +27,8 @@ export interface AgentSession {
    * the agent's messages sit unread then, so its silence is the hub's and is not judged.
    */
   readingPaused: boolean;
+  /** When the last such pause ended (0: never paused): answers read after it may have waited behind it. */
+  readingResumedAt: number;
   /** Caching roles the agent holds: the load that placement balances. Kept by the engine. */
   caching: number;
   readonly closed: boolean;
@@ -78,6 +80,7 @@ export function createAgentSession(
     staticAccounts: hello.staticAccounts,
     lastSeen: now,
     readingPaused: false,
+    readingResumedAt: 0,
     caching: 0,
     get closed() {
       return closed;

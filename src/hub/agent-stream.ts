@@ -114,6 +114,7 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
             await room;
           } finally {
             session.readingPaused = false;
+            session.readingResumedAt = clock.now();
           }
           if (session.closed) return;
           session.lastSeen = clock.now();

@@ -75,7 +75,10 @@ export function createHub(deps: HubDeps): Hub {
     clock,
     timeoutMs: assignTimeoutMs,
     // The hub's own pause of reading is not the agent's silence (as for heartbeats).
-    reading: (agentId) => registry.get(agentId)?.readingPaused !== true,
+    readWithoutPause(agentId, since) {
+      const session = registry.get(agentId);
+      return session === undefined || (!session.readingPaused && session.readingResumedAt < since);
+    },
     // No answer in time counts as UNREACHABLE for that holder: fallback and retries as for an answer (design section 4).
     expired(agentId, requestId, unanswered) {
       logger.warn({ agentId, requestId, accounts: unanswered.length }, "agent did not answer an account message in time");

@@ -57,11 +57,12 @@ export interface RequestDeadline {
   clock: Clock;
   timeoutMs: number;
   /**
-   * Whether the hub reads the agent's stream now. While it does not (it waits for room in the
-   * engine's queue), the agent's answers sit unread, so its requests do not run out: each is
-   * looked at again `RECHECK_MS` later.
+   * Whether the hub read the agent's stream without a pause since `since`. After a pause (it
+   * waits for room in the engine's queue) the agent's answers may still sit unread behind other
+   * messages, so a request that runs out then is timed afresh instead: the hub's backlog is not
+   * the agent's silence.
    */
-  reading?: (agentId: string) => boolean;
+  readWithoutPause?: (agentId: string, since: number) => boolean;
   expired(agentId: string, requestId: string, unanswered: string[]): void;
 }
 
@@ -73,14 +74,13 @@ interface Entry {
   timed: boolean;
 }
 
-/** How long a request that ran out while the hub was not reading its agent's stream waits before it is judged again. */
-const RECHECK_MS = 1_000;
-
 /**
  * A request's deadline. Both queues of them are in the order they run out: every request has the
- * same timeout, and every one looked at again after a pause of reading the same RECHECK_MS.
+ * same timeout, whether timed from its sending or afresh after a pause of reading.
  */
 interface Due {
+  /** When it was sent, or timed afresh. */
+  since: number;
   at: number;
   requestId: string;
   entry: Entry;
@@ -98,7 +98,7 @@ export function createPendingRequests(deadline?: RequestDeadline): PendingReques
   const latest = new Map<string, Map<string, string>>();
   let dues: Due[] = [];
   let firstDue = 0;
-  // Rare (a reading pause while requests run out): a plain queue.
+  // Rare (requests timed afresh after a pause of reading): a plain queue.
   const rechecks: Due[] = [];
   let cancelTimer: (() => void) | undefined;
   let counter = 0;
@@ -113,8 +113,9 @@ export function createPendingRequests(deadline?: RequestDeadline): PendingReques
     const { requestId, entry } = due;
     // Answered and removed, or replaced under the same id: nothing runs out.
     if (byId.get(requestId) !== entry) return;
-    if (timing.reading?.(entry.request.agentId) === false) {
-      rechecks.push({ ...due, at: timing.clock.now() + RECHECK_MS });
+    if (timing.readWithoutPause?.(entry.request.agentId, due.since) === false) {
+      const now = timing.clock.now();
+      rechecks.push({ ...due, since: now, at: now + timing.timeoutMs });
       return;
     }
     const { expired } = timing;
@@ -130,7 +131,7 @@ export function createPendingRequests(deadline?: RequestDeadline): PendingReques
     cancelTimer = timing.clock.after(Math.max(0, next - timing.clock.now()), () => {
       cancelTimer = undefined;
       const now = timing.clock.now();
-      // Rechecks first: pushed during this loop, a recheck is due only RECHECK_MS from now.
+      // Rechecks first: one pushed during this loop is due only a timeout from now.
       const rechecking = rechecks.findIndex((due) => due.at > now);
       for (const due of rechecks.splice(0, rechecking < 0 ? rechecks.length : rechecking)) expire(due, timing);
       for (let due = dues[firstDue]; due !== undefined && due.at <= now; due = dues[firstDue]) {
@@ -169,7 +170,8 @@ export function createPendingRequests(deadline?: RequestDeadline): PendingReques
       if (deadline === undefined || entry === undefined || entry.timed) return;
       entry.timed = true;
       // Sent in the order they are timed: the queue stays in the order the deadlines run out.
-      dues.push({ at: deadline.clock.now() + deadline.timeoutMs, requestId, entry });
+      const now = deadline.clock.now();
+      dues.push({ since: now, at: now + deadline.timeoutMs, requestId, entry });
       armTimer(deadline);
     },
     peek(agentId, requestId, account) {

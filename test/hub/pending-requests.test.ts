@@ -138,29 +138,32 @@ describe("pending requests", () => {
     expect(clock.pending()).toBe(0);
   });
 
-  it("does not run a request out while the hub is not reading its agent's stream", async () => {
+  it("times a request afresh when the hub paused reading its agent's stream since it was sent", async () => {
     const clock = createManualClock();
     const expired: string[] = [];
-    let paused = true;
+    // a-1's stream was paused (waiting for room in the engine's queue) and resumed at 500 ms.
+    let resumedAt = 0;
     const pending = createPendingRequests({
       clock,
       timeoutMs: 1_000,
-      reading: (agentId) => agentId !== "a-1" || !paused,
+      readWithoutPause: (agentId, since) => agentId !== "a-1" || resumedAt < since,
       expired: (_agentId, requestId) => expired.push(requestId),
     });
+    const start = clock.now();
     for (const [id, agentId] of [["r1", "a-1"], ["r2", "a-2"], ["r3", "a-1"]] as const) {
       pending.add(id, { agentId, kind: "add", accounts: new Map([[`x-${id}`, true]]) });
       pending.sent(id);
     }
-    await clock.advance(1_000);
-    // a-2's stream is read: its silence counts. a-1's answers may sit unread behind the pause.
+    await clock.advance(500);
+    resumedAt = start + 500;
+    await clock.advance(500);
+    // a-2's stream was read throughout: its silence counts. a-1's answers may sit behind the pause.
     expect(expired).toEqual(["r2"]);
-    await clock.advance(3_000);
-    expect(expired).toEqual(["r2"]);
-    // The pause ends; r3's answer arrives, r1's does not.
-    paused = false;
+    // Timed afresh from 1,000 ms: r3 is answered in time, r1 is not.
+    await clock.advance(900);
     pending.answered("r3", "x-r3");
-    await clock.advance(1_000);
+    expect(expired).toEqual(["r2"]);
+    await clock.advance(100);
     expect(expired).toEqual(["r2", "r1"]);
     expect(clock.pending()).toBe(0);
   });
