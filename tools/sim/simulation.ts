@@ -222,7 +222,7 @@ export async function runSimulation(opts: SimOptions, deps: SimulationDeps): Pro
         storm,
         replicaKill,
         doubleCaching: {
-          ...tracker.cachingOverlaps(0, wallNow()),
+          ...tracker.cachingOverlaps(runFrom, wallNow()),
           byPhase: Object.fromEntries(windows.map((w) => [w.phase, tracker.cachingOverlaps(w.from, w.to)])),
           examples: tracker.overlapExamples(runFrom, wallNow(), 5),
         },
@@ -310,9 +310,10 @@ async function killReplica(
   const phase = progress.phase("replica-kill", names.length);
   const at = wallNow();
   await locals[victim]!.kill();
-  // The victim's streams end under their agents within moments of the kill (the kernel resets the sockets).
-  await sleep(500);
-  const moved = tracker.streamsEndedSince(at, new Set([victim]));
+  // The victim's streams end under their agents within moments of the kill (the kernel resets the
+  // sockets); their events arrive over the next flushes, so the count is read on every tick.
+  const dead = new Set([victim]);
+  let moved = 0;
   let healMs: number | undefined;
   let allWelcomedMs: number | undefined;
   let polling: Promise<void> | undefined;
@@ -334,7 +335,8 @@ async function killReplica(
   await waitFor(
     () => healMs !== undefined && allWelcomedMs !== undefined,
     () => {
-      if (allWelcomedMs === undefined && tracker.welcomesSince(at) >= moved) allWelcomedMs = wallNow() - at;
+      moved = tracker.streamsEndedSince(at, dead);
+      if (allWelcomedMs === undefined && (moved > 0 || healMs !== undefined) && tracker.welcomesSince(at) >= moved) allWelcomedMs = wallNow() - at;
       polling ??= poll();
       phase.update(healthy);
     },
